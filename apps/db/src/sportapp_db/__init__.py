@@ -1,0 +1,52 @@
+"""SportApp's db service: owns the write store and serves it to registro and consulta."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from sportapp_core.adapters.web.observability import (
+    HttpMetrics,
+    configure_logging,
+    install_observability,
+)
+from sportapp_core.adapters.web.probes import install_probes
+from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
+from sportapp_core.adapters.web.settings import settings_from_env
+
+from sportapp_db.bootstrap import Services, bootstrap
+from sportapp_db.resources import (
+    EmailLookup,
+    Events,
+    IdempotencyKey,
+    IdempotencyKeyClaim,
+    User,
+    UserList,
+)
+from sportapp_db.settings import DbSettings
+
+
+def create_app(config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
+    """Build the db service. ``config`` overrides ``SPORTAPP_*`` settings (tests use it)."""
+    settings = settings_from_env(DbSettings, os.environ, config)
+    configure_logging(settings.instance, settings.log_level)
+    services = services or bootstrap(settings)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    install_problem_handlers(app)
+    install_observability(app, settings.instance, HttpMetrics())
+    install_probes(app, settings.instance, {"store": services.check_store})
+
+    api = ProblemApi(app)
+    kwargs = {"resource_class_kwargs": {"services": services}}
+    api.add_resource(IdempotencyKeyClaim, "/user-db/idempotency-keys/<key>/claim", **kwargs)
+    api.add_resource(IdempotencyKey, "/user-db/idempotency-keys/<key>", **kwargs)
+    api.add_resource(UserList, "/user-db/users", **kwargs)
+    api.add_resource(EmailLookup, "/user-db/users/lookup", **kwargs)
+    api.add_resource(User, "/user-db/users/<int:user_id>", **kwargs)
+    api.add_resource(Events, "/user-db/events", **kwargs)
+    return app

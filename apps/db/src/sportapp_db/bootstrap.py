@@ -1,0 +1,44 @@
+"""The composition root: builds the write store's adapters and hands them to the use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from sportapp_core.adapters.clock import SystemClock
+from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
+from sportapp_core.adapters.sqlalchemy.engine import create_schema
+from sportapp_core.services import WriteStoreRegistrations
+from sportapp_core.services.ports import Clock
+
+from sportapp_db.settings import DbSettings
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the resources need."""
+
+    uow_factory: SqlAlchemyUnitOfWorkFactory
+    registrations: WriteStoreRegistrations
+    clock: Clock
+
+    def check_store(self) -> dict[str, int]:
+        """Health check: the store answers, and how far its outbox goes."""
+        with self.uow_factory.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        with self.uow_factory() as uow:
+            return {"outbox_head": uow.events.head()}
+
+
+def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
+    """Wire the adapters for ``settings``. Runs in the worker, after gunicorn forks."""
+    engine = create_store_engine(settings.store_url)
+    create_schema(engine)
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
+    clock = clock or SystemClock()
+    return Services(
+        uow_factory=uow_factory,
+        registrations=WriteStoreRegistrations(uow_factory, clock),
+        clock=clock,
+    )

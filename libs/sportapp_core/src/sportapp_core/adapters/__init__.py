@@ -1,0 +1,1 @@
+"""Adapters: the only part of the core that imports frameworks and drivers."""

@@ -1,0 +1,89 @@
+"""The unit of work: one connection, one transaction, the repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from sportapp_core.adapters.sqlalchemy.engine import writing
+from sportapp_core.adapters.sqlalchemy.repositories import (
+    SqlAlchemyIdempotencyKeys,
+    SqlAlchemyOutbox,
+    SqlAlchemyUserRepository,
+)
+from sportapp_core.services.errors import DependencyUnavailable
+
+
+def _unavailable(error: BaseException) -> bool:
+    # OperationalError: locked past busy_timeout, disk I/O, server gone. A dropped connection
+    # shows as any DBAPIError with connection_invalidated set.
+    return isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+class SqlAlchemyUnitOfWork:
+    """A transaction on the write store; rolled back on exit unless committed."""
+
+    users: SqlAlchemyUserRepository
+    outbox: SqlAlchemyOutbox
+    events: SqlAlchemyOutbox
+    idempotency: SqlAlchemyIdempotencyKeys
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        try:
+            self._connection = self._engine.connect()
+            self._connection.begin()
+        except DBAPIError as error:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            if _unavailable(error):
+                raise DependencyUnavailable("write store") from error
+            raise
+        self.users = SqlAlchemyUserRepository(self._connection)
+        self.outbox = self.events = SqlAlchemyOutbox(self._connection)
+        self.idempotency = SqlAlchemyIdempotencyKeys(self._connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                self._connection.rollback()
+        except DBAPIError:
+            # A broken connection cannot roll back; closing it discards it from the pool.
+            pass
+        finally:
+            self._connection.close()
+            self._connection = None
+        if exc is not None and _unavailable(exc):
+            # The callers speak the domain's language: the store is unavailable, retry later.
+            raise DependencyUnavailable("write store") from exc
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        assert self._connection is not None, "commit outside of 'with'"
+        self._connection.commit()
+
+
+class SqlAlchemyUnitOfWorkFactory:
+    """Makes one unit of work per use, never a shared one (gunicorn's threads would share it)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writing_engine = writing(engine)
+
+    def __call__(self, *, for_writing: bool = False) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self._writing_engine if for_writing else self.engine)

@@ -1,0 +1,30 @@
+"""The registration domain: plain Python, no I/O, no frameworks."""
+
+from sportapp_core.domain.email import EmailAddress
+from sportapp_core.domain.errors import (
+    DomainError,
+    EmailTaken,
+    IdempotencyKeyReused,
+    InvalidEmail,
+    InvalidPassword,
+    RegistrationInProgress,
+    UserNotFound,
+)
+from sportapp_core.domain.events import UserRegistered
+from sportapp_core.domain.users import NewUser, Password, PasswordPolicy, User
+
+__all__ = [
+    "DomainError",
+    "EmailAddress",
+    "EmailTaken",
+    "IdempotencyKeyReused",
+    "InvalidEmail",
+    "InvalidPassword",
+    "NewUser",
+    "Password",
+    "PasswordPolicy",
+    "RegistrationInProgress",
+    "User",
+    "UserNotFound",
+    "UserRegistered",
+]

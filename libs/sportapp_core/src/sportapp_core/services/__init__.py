@@ -1,0 +1,20 @@
+"""Use cases and the ports they need."""
+
+from sportapp_core.services.queries import Eligibility, can_register, get_user, list_users
+from sportapp_core.services.registration import (
+    Registration,
+    RegisterUser,
+    WriteStoreRegistrations,
+    register_user,
+)
+
+__all__ = [
+    "Eligibility",
+    "RegisterUser",
+    "Registration",
+    "WriteStoreRegistrations",
+    "can_register",
+    "get_user",
+    "list_users",
+    "register_user",
+]

@@ -1,0 +1,16 @@
+"""Errors of the service layer that are not about the domain: a dependency that does not answer."""
+
+from __future__ import annotations
+
+from sportapp_core.domain import DomainError
+
+
+class DependencyUnavailable(DomainError):
+    """A service this one needs (the write store, the db service) did not answer in time."""
+
+    code = "dependency-unavailable"
+
+    def __init__(self, dependency: str, retry_after_s: int = 1) -> None:
+        super().__init__(f"The {dependency} service is unavailable; retry shortly.")
+        self.dependency = dependency
+        self.retry_after_s = retry_after_s
