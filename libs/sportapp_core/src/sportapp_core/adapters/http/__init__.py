@@ -1,0 +1,1 @@
+"""HTTP clients for the calls between services: pooled sessions, explicit timeouts, request ids."""
