@@ -16,7 +16,6 @@ from sportapp_core.adapters.web.observability import (
 from sportapp_core.adapters.web.probes import install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
 from sportapp_core.adapters.web.settings import settings_from_env
-
 from sportapp_db.bootstrap import Services, bootstrap
 from sportapp_db.resources import (
     EmailLookup,

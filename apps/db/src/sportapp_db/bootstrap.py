@@ -11,7 +11,6 @@ from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, creat
 from sportapp_core.adapters.sqlalchemy.engine import create_schema
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.ports import Clock
-
 from sportapp_db.settings import DbSettings
 
 

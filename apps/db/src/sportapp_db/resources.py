@@ -24,7 +24,6 @@ from sportapp_core.schemas import (
 )
 from sportapp_core.services import get_user, list_users
 from sportapp_core.services.feed import read_feed
-
 from sportapp_db.bootstrap import Services
 
 
@@ -41,7 +40,7 @@ class IdempotencyKeyClaim(_ServiceResource):
         claim = self.services.registrations.claim(
             key, EmailAddress.parse(body["email"]), body["owner"]
         )
-        return ClaimResponseSchema().dump({"state": claim.state.value, "user": claim.user})
+        return dict(ClaimResponseSchema().dump({"state": claim.state.value, "user": claim.user}))
 
 
 class IdempotencyKey(_ServiceResource):
@@ -72,14 +71,14 @@ class UserList(_ServiceResource):
     def get(self) -> dict[str, Any]:
         query = load_query(PageQuerySchema())
         page = list_users(self.services.uow_factory, after=query["after"], limit=query["limit"])
-        return UserPageSchema().dump(page)
+        return dict(UserPageSchema().dump(page))
 
 
 class User(_ServiceResource):
     """``GET /user-db/users/<id>``."""
 
     def get(self, user_id: int) -> dict[str, Any]:
-        return UserSchema().dump(get_user(user_id, self.services.uow_factory))
+        return dict(UserSchema().dump(get_user(user_id, self.services.uow_factory)))
 
 
 class EmailLookup(_ServiceResource):
@@ -87,9 +86,8 @@ class EmailLookup(_ServiceResource):
 
     def get(self) -> dict[str, bool]:
         query = load_query(EmailLookupQuerySchema())
-        return {
-            "registered": self.services.registrations.is_registered(EmailAddress.parse(query["email"]))
-        }
+        email = EmailAddress.parse(query["email"])
+        return {"registered": self.services.registrations.is_registered(email)}
 
 
 class Events(_ServiceResource):
@@ -103,4 +101,4 @@ class Events(_ServiceResource):
             limit=query["limit"],
             wait_s=query["wait"],
         )
-        return EventPageSchema().dump(batch)
+        return dict(EventPageSchema().dump(batch))

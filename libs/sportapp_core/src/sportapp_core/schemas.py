@@ -11,7 +11,13 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from sportapp_core.domain import EmailAddress, InvalidEmail, InvalidPassword, Password, PasswordPolicy
+from sportapp_core.domain import (
+    EmailAddress,
+    InvalidEmail,
+    InvalidPassword,
+    Password,
+    PasswordPolicy,
+)
 
 
 class PasswordField(fields.Field[Password]):
@@ -96,7 +102,7 @@ class EligibilitySchema(Schema):
 
 def validation_messages(error: ValidationError) -> dict[str, list[str]]:
     """marshmallow's messages flattened to ``{wire field: [messages]}``."""
-    messages = error.normalized_messages()
+    messages: dict[str, Any] = error.normalized_messages()  # type: ignore[no-untyped-call]
     flat: dict[str, list[str]] = {}
     for name, value in messages.items():
         if isinstance(value, list):
@@ -144,7 +150,9 @@ class RecordRequestSchema(Schema):
 
     email = fields.String(required=True, validate=_valid_email)
     password_hash = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    idempotency_key = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=255))
+    idempotency_key = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(min=1, max=255)
+    )
     owner = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 

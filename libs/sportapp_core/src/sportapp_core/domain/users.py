@@ -35,7 +35,7 @@ class Password:
     def __hash__(self) -> int:
         return hash(self._secret)
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("Passwords are not picklable.")
 
 

@@ -2,8 +2,8 @@
 
 from sportapp_core.services.queries import Eligibility, can_register, get_user, list_users
 from sportapp_core.services.registration import (
-    Registration,
     RegisterUser,
+    Registration,
     WriteStoreRegistrations,
     register_user,
 )

@@ -61,7 +61,7 @@ class UserRepository(Protocol):
         ...
 
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
-        """Up to ``limit`` users with ids greater than ``after``, in id order (keyset pagination)."""
+        """Up to ``limit`` users with ids above ``after``, in id order (keyset pagination)."""
         ...
 
     def count(self) -> int:
@@ -146,10 +146,25 @@ class IdempotencyKeys(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over the write store: everything in it commits together or not at all."""
 
-    users: UserRepository
-    outbox: Outbox
-    events: EventFeed
-    idempotency: IdempotencyKeys
+    @property
+    def users(self) -> UserRepository:
+        """The users, in this transaction."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """Where this transaction's events go."""
+        ...
+
+    @property
+    def events(self) -> EventFeed:
+        """The outbox, read by position."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyKeys:
+        """The Idempotency-Key records, in this transaction."""
+        ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -119,7 +119,8 @@ class SqlAlchemyOutbox:
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
-        return int(self._connection.execute(select(func.coalesce(func.max(outbox.c.position), 0))).scalar_one())
+        newest = select(func.coalesce(func.max(outbox.c.position), 0))
+        return int(self._connection.execute(newest).scalar_one())
 
 
 class SqlAlchemyIdempotencyKeys:

@@ -11,13 +11,13 @@ import uuid
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
-from prometheus_client import CONTENT_TYPE_LATEST
 from pythonjsonlogger.json import JsonFormatter
 
 from sportapp_core.adapters.request_context import current_request_id

@@ -1,0 +1,17 @@
+"""gunicorn settings for the registro service: ``gunicorn -c apps/registro/gunicorn.conf.py``."""
+
+from sportapp_core.adapters.web.gunicorn import GunicornSettings, mark_worker_dead
+
+_settings = GunicornSettings.from_environ(default_port=8103)
+
+wsgi_app = "sportapp_registro:create_app()"
+bind = _settings.bind
+workers = _settings.workers
+worker_class = "gthread"
+threads = _settings.threads
+keepalive = 75
+timeout = 30
+graceful_timeout = 10
+errorlog = "-"
+loglevel = "info"
+child_exit = mark_worker_dead

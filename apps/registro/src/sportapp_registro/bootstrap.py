@@ -1,0 +1,47 @@
+"""The composition root: builds registro's adapters from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
+from sportapp_core.adapters.http.db_client import DbServiceRegistrations
+from sportapp_core.adapters.http.session import ServiceSession
+from sportapp_core.services.ports import PasswordHasher, RegistrationStore
+from sportapp_registro.faults import FaultSwitch
+from sportapp_registro.settings import RegistroSettings
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the resources need."""
+
+    instance: str
+    store: RegistrationStore
+    hasher: PasswordHasher
+    faults: FaultSwitch | None
+    seed_crash: bool
+
+
+def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrations]:
+    """Wire the adapters for ``settings``; also return the db client for the health check."""
+    db = DbServiceRegistrations(
+        settings.db_service_url, ServiceSession(), read_timeout_s=settings.db_timeout_s
+    )
+    hasher = Argon2Hasher(
+        Argon2Parameters(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        max_concurrent=settings.hash_concurrency or None,
+    )
+    faults = FaultSwitch(settings.fault_dir, settings.instance) if settings.fault_injection else None
+    services = Services(
+        instance=settings.instance,
+        store=db,
+        hasher=hasher,
+        faults=faults,
+        seed_crash=settings.seed_crash,
+    )
+    return services, db

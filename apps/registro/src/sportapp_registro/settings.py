@@ -1,0 +1,26 @@
+"""The registro service's settings, from ``SPORTAPP_*`` environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RegistroSettings:
+    """Who this instance is, where the db service is, how to hash, which faults it may inject."""
+
+    instance: str = "registro"
+    db_service_url: str = "http://127.0.0.1:8101"
+    db_timeout_s: float = 6.0
+    log_level: str = "INFO"
+    max_body_bytes: int = 16 * 1024
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    # Hashes at once per process; 0 means one per core.
+    hash_concurrency: int = 0
+    # Off unless asked for: the experiment's fault switch (answer 500 to everything) ...
+    fault_injection: bool = False
+    fault_dir: str = "var/faults"
+    # ... and the seed's original fault: an invalid e-mail address brings the instance down.
+    seed_crash: bool = False
