@@ -1,0 +1,1 @@
+"""SportApp's monitor: ping/echo on registro, failover by NGINX upstream swap, restart, failback."""

@@ -1,0 +1,42 @@
+"""The monitor's settings, from ``SPORTAPP_*`` environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    """What to watch, how often, how to switch the gateway and whom to ask for restarts."""
+
+    instance: str = "monitor"
+    bind: str = "127.0.0.1:8105"
+    log_level: str = "INFO"
+    primary: str = "registro-primary"
+    primary_address: str = "127.0.0.1:8103"
+    backup: str = "registro-backup"
+    backup_address: str = "127.0.0.1:8104"
+    db_service_url: str = "http://127.0.0.1:8101"
+    gateway_url: str = "http://127.0.0.1:8080"
+    # Ping/echo: a ping every interval, an echo must come back within the timeout; DOWN after
+    # `fall` consecutive misses, UP after `rise` consecutive echoes.
+    interval_ms: int = 200
+    timeout_ms: int = 250
+    rise: int = 3
+    fall: int = 2
+    fail_back: bool = True
+    # Gateway masking: the standby is a `backup` server of the same upstream, and NGINX retries
+    # a request the active instance could not take on it.
+    masking: bool = True
+    upstream_template: str = "infra/nginx/registro-upstream.conf.j2"
+    upstream_file: str = "var/nginx/registro-upstream.conf"
+    nginx_bin: str = "nginx"
+    nginx_prefix: str = "var/nginx"
+    nginx_config: str = "var/nginx/nginx.conf"
+    confirm_timeout_s: float = 5.0
+    # Restarts through supervisord's API; empty when something else restarts instances (compose).
+    supervisor_socket: str = "var/supervisor.sock"
+    restart_backoff_s: float = 0.5
+    restart_backoff_max_s: float = 30.0
+    stable_after_s: float = 10.0
+    event_log: str = "var/monitor-events.jsonl"

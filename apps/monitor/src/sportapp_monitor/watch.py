@@ -1,0 +1,328 @@
+"""The monitor's loop: ping/echo every target, decide, switch the gateway, restart the fallen."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from sportapp_core.adapters.nginx import NginxConfigError, UpstreamRoute
+from sportapp_core.health import Decision, DecisionKind, EchoTracker, FailoverPolicy, TargetState
+from sportapp_monitor.events import EventLog
+from sportapp_monitor.metrics import MonitorMetrics
+from sportapp_monitor.probes import EchoProbe, ProbeResult
+from sportapp_monitor.upstream import UpstreamSwitch
+
+logger = logging.getLogger(__name__)
+
+DEPENDENCY = "db"
+_STATE_VALUE = {TargetState.UP: 1, TargetState.DOWN: 0, TargetState.UNKNOWN: -1}
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """One ``/health`` answer."""
+
+    target: str
+    ready: bool
+
+
+@dataclass
+class RestartBook:
+    """How often an instance was restarted lately, to back off when it keeps dying."""
+
+    attempts: int = 0
+    in_progress: bool = False
+    finished_at: float = 0.0
+    up_since: float | None = None
+
+
+class Monitor:
+    """Watches the registro instances (and their shared dependency, db) and acts on what it sees.
+
+    One thread runs the loop and owns the trackers; switches and restarts run in threads of their
+    own so that pinging never pauses; ``snapshot`` may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: FailoverPolicy,
+        probes: dict[str, EchoProbe],
+        dependency: EchoProbe,
+        switch: UpstreamSwitch,
+        restart: Callable[[str], None] | None,
+        events: EventLog,
+        metrics: MonitorMetrics,
+        interval_s: float,
+        rise: int,
+        fall: int,
+        restart_backoff_s: float = 0.5,
+        restart_backoff_max_s: float = 30.0,
+        restart_grace_s: float = 5.0,
+        stable_after_s: float = 10.0,
+    ) -> None:
+        self.policy = policy
+        self._probes = probes
+        self._dependency = dependency
+        self._switch = switch
+        self._restart = restart
+        self._events = events
+        self._metrics = metrics
+        self._interval_s = interval_s
+        self._backoff_s = restart_backoff_s
+        self._backoff_max_s = restart_backoff_max_s
+        self._grace_s = restart_grace_s
+        self._stable_after_s = stable_after_s
+        self._lock = threading.RLock()
+        self.trackers = {
+            name: EchoTracker(name, rise=rise, fall=fall) for name in [*probes, DEPENDENCY]
+        }
+        self.ready = dict.fromkeys(probes, False)
+        self.restarts = {name: RestartBook() for name in probes}
+        self.route: UpstreamRoute | None = None
+        self.switching = False
+        self.decision: Decision | None = None
+        self.last_loop_at = 0.0
+        self._stop = threading.Event()
+        self._pings = ThreadPoolExecutor(max_workers=4 * (len(probes) + 1), thread_name_prefix="ping")
+        self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switch")
+        self._restarter = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="restart")
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Watch until :meth:`stop` is called."""
+        route = self._switch.adopt(self.policy.primary, self.policy.backup)
+        with self._lock:
+            self.route = route
+        self._show_route(route)
+        self._events.record(
+            "monitor_started", active=route.active.name, generation=route.generation,
+            masking=route.masking,
+        )
+        pending: set[Future[Any]] = set()
+        next_tick = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                self.last_loop_at = now
+                if now >= next_tick:
+                    pending |= self._send_pings()
+                    next_tick = max(next_tick + self._interval_s, now)
+                remaining = max(0.0, next_tick - time.monotonic())
+                if pending:
+                    done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+                else:
+                    done = set()
+                    self._stop.wait(remaining)
+                for future in done:
+                    pending.discard(future)
+                    self._handle(future.result())
+                self._act()
+        finally:
+            self._pings.shutdown(wait=False, cancel_futures=True)
+            self._actions.shutdown(wait=True)
+            self._restarter.shutdown(wait=False, cancel_futures=True)
+
+    def stop(self) -> None:
+        """Ask the loop to end."""
+        self._stop.set()
+
+    def _send_pings(self) -> set[Future[Any]]:
+        futures: set[Future[Any]] = {
+            self._pings.submit(probe.ping) for probe in (*self._probes.values(), self._dependency)
+        }
+        standby = self._standby_name()
+        if standby is not None and self.trackers[standby].state is TargetState.UP:
+            probe = self._probes[standby]
+            futures.add(self._pings.submit(lambda: Readiness(probe.target, probe.ready())))
+        return futures
+
+    def _handle(self, result: ProbeResult | Readiness) -> None:
+        now = time.monotonic()
+        if isinstance(result, Readiness):
+            self._handle_readiness(result)
+            return
+        tracker = self.trackers[result.target]
+        if result.echoed:
+            self._metrics.echo_latency.labels(result.target).observe(result.latency_s)
+            transition = tracker.echo(now, result.latency_s)
+        else:
+            self._metrics.misses.labels(result.target, result.reason).inc()
+            self._events.record(
+                "miss", target=result.target, reason=result.reason,
+                latency_ms=round(result.latency_s * 1000, 1),
+            )
+            transition = tracker.miss(now, result.reason)
+        if transition is None:
+            return
+        self._metrics.target_up.labels(result.target).set(_STATE_VALUE[transition.current])
+        self._events.record(
+            transition.current.value, target=result.target, reason=transition.reason,
+            first_miss_t_mono=tracker.first_miss_at,
+        )
+        book = self.restarts.get(result.target)
+        if book is None:
+            return
+        if transition.current is TargetState.DOWN:
+            with self._lock:
+                self.ready[result.target] = False
+            book.up_since = None
+            self._schedule_restart(result.target)
+        elif transition.current is TargetState.UP:
+            book.up_since = now
+
+    def _handle_readiness(self, result: Readiness) -> None:
+        with self._lock:
+            was_ready = self.ready.get(result.target, False)
+            self.ready[result.target] = result.ready
+        if result.ready and not was_ready:
+            self._events.record("ready", target=result.target)
+
+    def _act(self) -> None:
+        now = time.monotonic()
+        for name, book in self.restarts.items():
+            if book.up_since is not None and now - book.up_since >= self._stable_after_s:
+                book.attempts = 0
+            # A restarted instance that never came up (it crashes again at start) gets another
+            # restart once its grace has passed, with the back-off growing each time.
+            if (
+                self.trackers[name].state is TargetState.DOWN
+                and not book.in_progress
+                and book.finished_at
+                and now - book.finished_at >= self._grace_s
+            ):
+                self._schedule_restart(name)
+        with self._lock:
+            if self.switching or self.route is None:
+                return
+            states = {name: tracker.state for name, tracker in self.trackers.items()}
+            decision = self.policy.decide(
+                self.route.active.name,
+                states,
+                dict(self.ready),
+                dependency_up=states[DEPENDENCY] is not TargetState.DOWN,
+            )
+            changed = self.decision is None or decision.reason != self.decision.reason
+            self.decision = decision
+            if decision.kind is DecisionKind.SWITCH:
+                self.switching = True
+        if changed:
+            self._events.record("decision", action=decision.kind.value, reason=decision.reason)
+        if decision.kind is DecisionKind.SWITCH:
+            self._actions.submit(self._perform_switch, decision)
+
+    # --- actions (in their own threads) --------------------------------------------------
+
+    def _perform_switch(self, decision: Decision) -> None:
+        with self._lock:
+            current = self.route
+        assert current is not None
+        kind = "failback" if decision.route_to == self.policy.primary else "failover"
+        self._events.record(
+            f"{kind}_started", source=current.active.name, to=decision.route_to,
+            reason=decision.reason,
+        )
+        try:
+            route = self._switch.switch(current, decision.route_to)
+        except NginxConfigError as error:
+            self._events.record(
+                "alert", message="nginx -t refused the new upstream; the old one stays",
+                detail=str(error)[:500],
+            )
+            logger.error("upstream switch refused by nginx -t: %s", error)
+            self._stop.wait(1.0)  # do not hammer nginx -t with the same broken template
+            with self._lock:
+                self.switching = False
+            return
+        except Exception as error:  # the monitor must outlive any one failed switch
+            self._events.record("alert", message="upstream switch failed", detail=repr(error)[:500])
+            logger.exception("upstream switch failed")
+            self._stop.wait(1.0)
+            with self._lock:
+                self.switching = False
+            return
+        self._metrics.failovers.labels(kind).inc()
+        self._metrics.reloads.inc()
+        with self._lock:
+            self.route = route
+            self.switching = False
+        self._show_route(route)
+        self._events.record(f"{kind}_done", active=route.active.name, generation=route.generation)
+
+    def _schedule_restart(self, name: str) -> None:
+        book = self.restarts[name]
+        if book.in_progress:
+            return
+        if self._restart is None:
+            self._events.record("restart_unavailable", target=name)
+            book.finished_at = time.monotonic()
+            return
+        delay = 0.0 if book.attempts == 0 else min(
+            self._backoff_max_s, self._backoff_s * 2 ** (book.attempts - 1)
+        )
+        book.attempts += 1
+        book.in_progress = True
+        self._restarter.submit(self._perform_restart, name, delay, book.attempts)
+
+    def _perform_restart(self, name: str, delay: float, attempt: int) -> None:
+        book = self.restarts[name]
+        try:
+            if delay and self._stop.wait(delay):
+                return
+            self._events.record("restart_issued", target=name, attempt=attempt, delay_s=delay)
+            self._metrics.restarts.labels(name).inc()
+            assert self._restart is not None
+            self._restart(name)
+            self._events.record("restart_done", target=name, attempt=attempt)
+        except Exception as error:  # a failed restart is retried after the grace period
+            self._events.record("restart_failed", target=name, detail=repr(error)[:300])
+            logger.exception("restart of %s failed", name)
+        finally:
+            book.finished_at = time.monotonic()
+            book.in_progress = False
+
+    # --- reporting --------------------------------------------------------------------------
+
+    def _standby_name(self) -> str | None:
+        with self._lock:
+            return self.route.standby.name if self.route else None
+
+    def _show_route(self, route: UpstreamRoute) -> None:
+        for name in self._probes:
+            self._metrics.active.labels(name).set(1 if name == route.active.name else 0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``GET /status`` shows: targets, the route, the last decision and events."""
+        with self._lock:
+            route = self.route
+            targets = {
+                name: {
+                    "state": tracker.state.value,
+                    "ready": self.ready.get(name),
+                    "last_echo_ms": None if tracker.last_latency_s is None
+                    else round(tracker.last_latency_s * 1000, 2),
+                    "consecutive_misses": tracker.consecutive_misses,
+                    "consecutive_echoes": tracker.consecutive_echoes,
+                    "last_miss_reason": tracker.last_miss_reason,
+                    "restarts": self.restarts[name].attempts if name in self.restarts else None,
+                }
+                for name, tracker in self.trackers.items()
+            }
+            return {
+                "active": route.active.name if route else None,
+                "standby": route.standby.name if route else None,
+                "generation": route.generation if route else None,
+                "masking": route.masking if route else None,
+                "switching": self.switching,
+                "decision": None if self.decision is None else {
+                    "action": self.decision.kind.value, "reason": self.decision.reason,
+                },
+                "targets": targets,
+                "recent_events": [e for e in self._events.recent() if e["event"] != "miss"][-20:],
+            }
