@@ -8,19 +8,44 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sportapp_core.adapters.nginx import NginxConfigError, UpstreamRoute
 from sportapp_core.health import Decision, DecisionKind, EchoTracker, FailoverPolicy, TargetState
 from sportapp_monitor.events import EventLog
 from sportapp_monitor.metrics import MonitorMetrics
-from sportapp_monitor.probes import EchoProbe, ProbeResult
-from sportapp_monitor.upstream import UpstreamSwitch
+from sportapp_monitor.probes import ProbeResult
 
 logger = logging.getLogger(__name__)
 
 DEPENDENCY = "db"
 _STATE_VALUE = {TargetState.UP: 1, TargetState.DOWN: 0, TargetState.UNKNOWN: -1}
+
+
+class Probe(Protocol):
+    """Pings one target (see :class:`~sportapp_monitor.probes.EchoProbe`)."""
+
+    target: str
+
+    def ping(self) -> ProbeResult:
+        """One ping/echo; never raises."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether the target's readiness check passes."""
+        ...
+
+
+class Switch(Protocol):
+    """Changes where the gateway routes (see :class:`~sportapp_monitor.upstream.UpstreamSwitch`)."""
+
+    def adopt(self, default_active: str, default_standby: str) -> UpstreamRoute:
+        """The route the gateway has now."""
+        ...
+
+    def switch(self, current: UpstreamRoute, to: str) -> UpstreamRoute:
+        """Route to ``to`` and return the new, live route."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +77,9 @@ class Monitor:
         self,
         *,
         policy: FailoverPolicy,
-        probes: dict[str, EchoProbe],
-        dependency: EchoProbe,
-        switch: UpstreamSwitch,
+        probes: dict[str, Probe],
+        dependency: Probe,
+        switch: Switch,
         restart: Callable[[str], None] | None,
         events: EventLog,
         metrics: MonitorMetrics,
