@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
 from sportapp_core.adapters.http.db_client import DbServiceRegistrations
 from sportapp_core.adapters.http.session import ServiceSession
 from sportapp_core.services.ports import PasswordHasher, RegistrationStore
-from sportapp_registro.faults import FaultSwitch
+from sportapp_registro.faults import FaultSwitch, crash_like_the_seed
 from sportapp_registro.settings import RegistroSettings
 
 
@@ -20,7 +21,8 @@ class Services:
     store: RegistrationStore
     hasher: PasswordHasher
     faults: FaultSwitch | None
-    seed_crash: bool
+    # The seed's fault, when switched on: what to do when an invalid address comes in.
+    on_invalid_email: Callable[[], None] | None = None
 
 
 def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrations]:
@@ -42,6 +44,6 @@ def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrati
         store=db,
         hasher=hasher,
         faults=faults,
-        seed_crash=settings.seed_crash,
+        on_invalid_email=crash_like_the_seed if settings.seed_crash else None,
     )
     return services, db

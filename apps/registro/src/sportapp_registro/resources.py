@@ -14,7 +14,6 @@ from sportapp_core.schemas import RegistrationSchema, UserSchema
 from sportapp_core.services import RegisterUser, register_user
 from sportapp_core.services.registration import MAX_IDEMPOTENCY_KEY_LENGTH
 from sportapp_registro.bootstrap import Services
-from sportapp_registro.faults import crash_like_the_seed
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
@@ -29,8 +28,8 @@ class Register(Resource):  # type: ignore[misc]
         try:
             body = load_json(RegistrationSchema())
         except ValidationError as error:
-            if self.services.seed_crash and "correo" in error.messages_dict:
-                crash_like_the_seed()
+            if self.services.on_invalid_email is not None and "correo" in error.messages_dict:
+                self.services.on_invalid_email()
             raise
         registration = register_user(
             RegisterUser(body["email"], body["password"], _idempotency_key()),

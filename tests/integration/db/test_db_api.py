@@ -1,0 +1,150 @@
+"""The db service's internal API over a real SQLite file (Flask's test client, no network)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from sportapp_db import create_app
+
+pytestmark = pytest.mark.integration
+
+HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    app = create_app({"store_url": f"sqlite:///{tmp_path / 'write.db'}", "instance": "db"})
+    return app.test_client()
+
+
+def _record(client: FlaskClient, email: str, key: str | None = None, owner: str = "registro-primary"):
+    return client.post(
+        "/user-db/users",
+        json={"email": email, "password_hash": HASH, "idempotency_key": key, "owner": owner},
+    )
+
+
+def test_a_recorded_user_has_one_event_on_the_feed(client: FlaskClient) -> None:
+    created = _record(client, "Ana@Example.com")
+
+    assert created.status_code == 201
+    user = created.get_json()["user"]
+    feed = client.get("/user-db/events?after=0").get_json()
+    assert feed["head"] == 1
+    assert [e["payload"]["user_id"] for e in feed["events"]] == [user["id"]]
+    assert "password_hash" not in feed["events"][0]["payload"]
+
+
+def test_the_unique_canonical_email_refuses_a_second_user(client: FlaskClient) -> None:
+    _record(client, "ana@example.com")
+
+    response = _record(client, "ANA@example.COM")
+
+    assert response.status_code == 409
+    assert client.get("/user-db/events?after=0").get_json()["head"] == 1
+
+
+def test_the_feed_is_ordered_and_resumable(client: FlaskClient) -> None:
+    for i in range(25):
+        _record(client, f"user{i}@example.com")
+
+    first = client.get("/user-db/events?after=0&limit=10").get_json()["events"]
+    rest = client.get(f"/user-db/events?after={first[-1]['position']}&limit=100").get_json()["events"]
+
+    positions = [e["position"] for e in first + rest]
+    assert positions == list(range(1, 26))
+
+
+def test_a_caught_up_reader_waits_for_the_next_event(client: FlaskClient) -> None:
+    _record(client, "ana@example.com")
+    writer = threading.Timer(0.3, lambda: _record(client, "bea@example.com"))
+    writer.start()
+    started = time.monotonic()
+
+    batch = client.get("/user-db/events?after=1&wait=5").get_json()
+
+    writer.join()
+    assert [e["payload"]["email"] for e in batch["events"]] == ["bea@example.com"]
+    assert time.monotonic() - started < 4
+
+
+def test_a_caught_up_reader_gets_an_empty_batch_after_the_wait(client: FlaskClient) -> None:
+    batch = client.get("/user-db/events?after=0&wait=0.2").get_json()
+
+    assert batch == {"events": [], "head": 0}
+
+
+def test_the_wait_is_bounded(client: FlaskClient) -> None:
+    assert client.get("/user-db/events?after=0&wait=60").status_code == 422
+
+
+def test_claims_report_progress_and_replays(client: FlaskClient) -> None:
+    claim = client.post(
+        "/user-db/idempotency-keys/k1/claim", json={"email": "ana@example.com", "owner": "r1"}
+    ).get_json()
+    again = client.post(
+        "/user-db/idempotency-keys/k1/claim", json={"email": "ana@example.com", "owner": "r1"}
+    ).get_json()
+    other = client.post(
+        "/user-db/idempotency-keys/k1/claim", json={"email": "bea@example.com", "owner": "r1"}
+    ).get_json()
+    _record(client, "ana@example.com", key="k1", owner="r1")
+    done = client.post(
+        "/user-db/idempotency-keys/k1/claim", json={"email": "ana@example.com", "owner": "r2"}
+    ).get_json()
+
+    assert claim["state"] == "claimed"
+    assert again["state"] == "in-progress"
+    assert other["state"] == "mismatch"
+    assert done["state"] == "completed"
+    assert done["user"]["email"] == "ana@example.com"
+
+
+def test_a_released_claim_can_be_claimed_again(client: FlaskClient) -> None:
+    body = {"email": "ana@example.com", "owner": "r1"}
+    client.post("/user-db/idempotency-keys/k1/claim", json=body)
+
+    assert client.delete("/user-db/idempotency-keys/k1?owner=r1").status_code == 204
+    assert client.post("/user-db/idempotency-keys/k1/claim", json=body).get_json()["state"] == "claimed"
+
+
+def test_recording_twice_under_one_key_replays(client: FlaskClient) -> None:
+    first = _record(client, "ana@example.com", key="k1")
+    second = _record(client, "ana@example.com", key="k1")
+
+    assert second.status_code == 200
+    assert second.get_json()["replayed"] is True
+    assert second.get_json()["user"]["id"] == first.get_json()["user"]["id"]
+
+
+def test_users_list_by_keyset_pages(client: FlaskClient) -> None:
+    for i in range(5):
+        _record(client, f"user{i}@example.com")
+
+    page = client.get("/user-db/users?limit=2").get_json()
+    following = client.get(f"/user-db/users?limit=2&after={page['next_after']}").get_json()
+
+    assert page["total"] == 5
+    assert [u["id"] for u in page["users"] + following["users"]] == [1, 2, 3, 4]
+    assert "password_hash" not in page["users"][0]
+
+
+def test_lookup_compares_canonically(client: FlaskClient) -> None:
+    _record(client, "ana@example.com")
+
+    assert client.get("/user-db/users/lookup?email=ANA@Example.com").get_json() == {"registered": True}
+    assert client.get("/user-db/users/lookup?email=bea@example.com").get_json() == {"registered": False}
+
+
+def test_health_reports_the_outbox_head(client: FlaskClient) -> None:
+    _record(client, "ana@example.com")
+
+    health = client.get("/health").get_json()
+
+    assert health["status"] == "ready"
+    assert health["checks"]["store"]["outbox_head"] == 1
