@@ -15,3 +15,6 @@ graceful_timeout = 10
 errorlog = "-"
 loglevel = "info"
 child_exit = mark_worker_dead
+# gunicorn >= 25.1 opens a control socket at one per-user path by default: with db, consulta and
+# both registros on one machine, each start would take it over from the others.
+control_socket_disable = True

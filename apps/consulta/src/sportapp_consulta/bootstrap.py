@@ -1,0 +1,83 @@
+"""The composition root: builds consulta's read model, its projector and their adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from sportapp_consulta.metrics import ProjectionMetrics
+from sportapp_consulta.settings import ConsultaSettings
+from sportapp_core.adapters.clock import SystemClock
+from sportapp_core.adapters.http.feed_client import DbServiceFeed
+from sportapp_core.adapters.sqlalchemy import create_store_engine
+from sportapp_core.adapters.sqlalchemy.read_model import (
+    SqlAlchemyReadModel,
+    create_read_schema,
+    read_store_errors,
+)
+from sportapp_core.adapters.sqlalchemy.views import ReadModelEmails
+from sportapp_core.services.ports import Clock
+from sportapp_core.services.projection import (
+    USERS_PROJECTION,
+    EventSource,
+    ProjectionSettings,
+    Projector,
+    projection_report,
+)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the resources and the probes need; ``projector`` is None when this process runs none.
+
+    ``metrics_registry`` holds the projection's metrics; the app adds its HTTP metrics to it.
+    """
+
+    engine: Engine
+    read_model: SqlAlchemyReadModel
+    emails: ReadModelEmails
+    projector: Projector | None
+    metrics_registry: CollectorRegistry
+
+    def check_read_store(self) -> None:
+        """Health check: the read model answers."""
+        with read_store_errors(), self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def check_projection(self) -> Mapping[str, object]:
+        """Health check: how far the projection got; fails until it has caught up once."""
+        status = self.projector.status if self.projector is not None else None
+        return projection_report(self.read_model.position(USERS_PROJECTION), status)
+
+
+def bootstrap(
+    settings: ConsultaSettings, *, source: EventSource | None = None, clock: Clock | None = None
+) -> Services:
+    """Wire the adapters for ``settings``; tests pass a fake feed and clock. Runs in the worker,
+    after gunicorn forks."""
+    registry = CollectorRegistry()
+    engine = create_store_engine(settings.read_store_url)
+    create_read_schema(engine)
+    read_model = SqlAlchemyReadModel(engine)
+    projector = None
+    if settings.projector:
+        projector = Projector(
+            read_model,
+            source or DbServiceFeed(settings.db_service_url),
+            clock or SystemClock(),
+            settings=ProjectionSettings(
+                batch_size=settings.projection_batch_size, wait_s=settings.projection_wait_s
+            ),
+            observer=ProjectionMetrics(registry),
+        )
+    return Services(
+        engine=engine,
+        read_model=read_model,
+        emails=ReadModelEmails(engine),
+        projector=projector,
+        metrics_registry=registry,
+    )

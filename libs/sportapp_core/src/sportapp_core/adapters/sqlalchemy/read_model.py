@@ -1,0 +1,188 @@
+"""consulta's read model: its tables, and the projection's writes to them (SQLite or PostgreSQL).
+
+The read model is a store of its own, never the write store: consulta keeps answering from it while
+the db service is down. Reads go through the plain queries of :mod:`.views`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from sportapp_core.adapters.sqlalchemy.engine import writing
+from sportapp_core.adapters.sqlalchemy.tables import Id
+from sportapp_core.adapters.sqlalchemy.types import UtcDateTime
+from sportapp_core.domain import UserRegistered
+from sportapp_core.services.errors import DependencyUnavailable
+from sportapp_core.services.projection import USERS_PROJECTION, StoredPosition
+
+READ_STORE = "read store"
+
+read_metadata = MetaData()
+
+user_views = Table(
+    "user_views",
+    read_metadata,
+    # The write side's user id: inserting it again is how a replayed event is recognised.
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("email", String(320), nullable=False),
+    Column("email_canonical", String(320), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("projected_at", UtcDateTime(), nullable=False),
+)
+
+projection_position = Table(
+    "projection_position",
+    read_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Id, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    # The latest batch's worst lag, stored with it so that every process can report it.
+    Column("lag_ms", Float, nullable=True),
+)
+
+
+def _unavailable(error: BaseException) -> bool:
+    # OperationalError: locked past busy_timeout, disk I/O, server gone; a dropped connection
+    # shows as any DBAPIError with connection_invalidated set.
+    return isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+@contextmanager
+def read_store_errors() -> Iterator[None]:
+    """Turn the read store's outages into :class:`DependencyUnavailable` (503 on the API)."""
+    try:
+        yield
+    except DBAPIError as error:
+        if _unavailable(error):
+            raise DependencyUnavailable(READ_STORE) from error
+        raise
+
+
+def create_read_schema(engine: Engine, projections: Sequence[str] = (USERS_PROJECTION,)) -> None:
+    """Create the read model's tables and a position row per projection, if they are missing."""
+    # One transaction holding the write lock: the workers of an instance all start at once.
+    with read_store_errors(), writing(engine).begin() as connection:
+        read_metadata.create_all(connection)
+        existing = set(connection.execute(select(projection_position.c.name)).scalars())
+        for name in projections:
+            if name not in existing:
+                connection.execute(insert(projection_position).values(name=name, position=0))
+
+
+class SqlAlchemyProjectionTransaction:
+    """A write transaction on the read model (``BEGIN IMMEDIATE`` on SQLite), rolled back on exit
+    unless committed."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self._engine = engine
+        self._name = name
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SqlAlchemyProjectionTransaction:
+        with read_store_errors():
+            connection = self._engine.connect()
+            try:
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+        self._connection = connection
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection = self._require()
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        except DBAPIError:
+            pass  # a broken connection cannot roll back; closing it discards it from the pool
+        finally:
+            connection.close()
+            self._connection = None
+        if exc is not None and _unavailable(exc):
+            raise DependencyUnavailable(READ_STORE) from exc
+
+    def advance(self, *, expected: int, to: int, at: datetime, lag_ms: float) -> bool:
+        """Compare-and-set the position: ``UPDATE ... WHERE position = expected``; True if it moved.
+
+        On PostgreSQL a concurrent projector blocks on the row until this transaction ends and then
+        finds the position changed; on SQLite ``BEGIN IMMEDIATE`` serialises the two outright.
+        """
+        result = self._require().execute(
+            update(projection_position)
+            .where(
+                projection_position.c.name == self._name,
+                projection_position.c.position == expected,
+            )
+            .values(position=to, updated_at=at, lag_ms=lag_ms)
+        )
+        return result.rowcount == 1
+
+    def add_users(self, events: Sequence[UserRegistered], projected_at: datetime) -> int:
+        """Insert a view per event whose user id is not there yet; return how many were inserted."""
+        connection = self._require()
+        fresh = {event.user_id: event for event in events}
+        if not fresh:
+            return 0
+        present = connection.execute(select(user_views.c.id).where(user_views.c.id.in_(fresh)))
+        for user_id in present.scalars():
+            del fresh[user_id]
+        if fresh:
+            connection.execute(
+                insert(user_views),
+                [
+                    {
+                        "id": event.user_id,
+                        "email": event.email,
+                        "email_canonical": event.email_canonical,
+                        "created_at": event.registered_at,
+                        "projected_at": projected_at,
+                    }
+                    for event in fresh.values()
+                ],
+            )
+        return len(fresh)
+
+    def commit(self) -> None:
+        """Commit the views and the position together."""
+        self._require().commit()
+
+    def _require(self) -> Connection:
+        assert self._connection is not None, "used outside of 'with'"
+        return self._connection
+
+
+class SqlAlchemyReadModel:
+    """The :class:`~sportapp_core.services.projection.ReadModel` over a SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writing_engine = writing(engine)
+
+    def position(self, name: str) -> StoredPosition:
+        """The committed position of projection ``name``."""
+        with read_store_errors(), self.engine.connect() as connection:
+            row = connection.execute(
+                select(projection_position).where(projection_position.c.name == name)
+            ).first()
+        if row is None:
+            return StoredPosition(position=0)
+        return StoredPosition(position=row.position, updated_at=row.updated_at, lag_ms=row.lag_ms)
+
+    def transaction(self, name: str) -> SqlAlchemyProjectionTransaction:
+        """A write transaction for projection ``name``."""
+        return SqlAlchemyProjectionTransaction(self._writing_engine, name)

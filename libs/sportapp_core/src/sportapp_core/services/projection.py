@@ -1,0 +1,308 @@
+"""The read side's projection: pull the write side's event feed into consulta's own read model.
+
+Each round reads the stored position, pulls the events after it, and applies them in one read-model
+transaction that also moves the position, with a compare-and-set: several projectors (gunicorn
+workers, replicas) may run at once, and whichever loses the race rolls back and starts over from
+the position the winner stored. So every event takes effect exactly once, none is skipped, and a
+projector that restarts resumes where the read model says it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from sportapp_core.domain import UserRegistered
+from sportapp_core.services.errors import DependencyUnavailable
+from sportapp_core.services.feed import FeedBatch
+from sportapp_core.services.ports import Clock, StoredEvent
+
+logger = logging.getLogger(__name__)
+
+USERS_PROJECTION = "users"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPosition:
+    """How far a projection got, when, and how late its latest batch was (ms from record to view)."""
+
+    position: int
+    updated_at: datetime | None = None
+    lag_ms: float | None = None
+
+
+class EventSource(Protocol):
+    """The write side's events by position (the db service's feed)."""
+
+    def read(self, *, after: int, limit: int, wait_s: float) -> FeedBatch:
+        """Up to ``limit`` events after ``after``; wait up to ``wait_s`` for one if there are none.
+
+        Raise :class:`DependencyUnavailable` when the source does not answer.
+        """
+        ...
+
+
+class ProjectionTransaction(Protocol):
+    """One read-model transaction: the views and the position commit together or not at all."""
+
+    def __enter__(self) -> ProjectionTransaction: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def advance(self, *, expected: int, to: int, at: datetime, lag_ms: float) -> bool:
+        """Move the position from ``expected`` to ``to``; False (and no change) if it is not ``expected``."""
+        ...
+
+    def add_users(self, events: Sequence[UserRegistered], projected_at: datetime) -> int:
+        """Add a view row per event whose user is not in the view yet; return how many were added."""
+        ...
+
+    def commit(self) -> None:
+        """Make the transaction's writes durable."""
+        ...
+
+
+class ReadModel(Protocol):
+    """consulta's own store: the views and each projection's position."""
+
+    def position(self, name: str) -> StoredPosition:
+        """The committed position of projection ``name`` (0 before its first batch)."""
+        ...
+
+    def transaction(self, name: str) -> ProjectionTransaction:
+        """A write transaction for projection ``name``, rolled back on exit unless committed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    """What one projector knows: position, the feed's head, and whether it ever caught up."""
+
+    position: int = 0
+    head: int | None = None
+    lag_ms: float | None = None
+    feed_up: bool | None = None
+    caught_up: bool = False
+    races_lost: int = 0
+    last_error: str | None = None
+
+    @property
+    def lag_events(self) -> int | None:
+        """Events recorded but not projected yet, as of the last pull."""
+        return None if self.head is None else max(0, self.head - self.position)
+
+
+class ProjectionObserver(Protocol):
+    """Where a projector reports what it does (metrics); called from the projector's thread."""
+
+    def status_changed(self, status: ProjectionStatus) -> None:
+        """The projector's status after a round."""
+        ...
+
+    def batch_applied(self, applied: int, lags_s: Sequence[float]) -> None:
+        """A batch was committed: how many views it added, each event's record-to-view lag."""
+        ...
+
+    def race_lost(self) -> None:
+        """Another projector stored the batch first; this one rolled back."""
+        ...
+
+
+class _NoObserver:
+    def status_changed(self, status: ProjectionStatus) -> None:
+        pass
+
+    def batch_applied(self, applied: int, lags_s: Sequence[float]) -> None:
+        pass
+
+    def race_lost(self) -> None:
+        pass
+
+
+class Stopper(Protocol):
+    """A stop signal that can be waited on with a timeout (``threading.Event`` is one)."""
+
+    def is_set(self) -> bool:
+        """Whether stopping was asked for."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep up to ``timeout`` s, waking early if stopping is asked for; return :meth:`is_set`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Retry delays after a failed round: ``initial_s``, doubling, capped at ``max_s``."""
+
+    initial_s: float = 0.1
+    max_s: float = 2.0
+
+    def after(self, delay_s: float) -> float:
+        """The delay that follows ``delay_s``."""
+        return min(delay_s * 2, self.max_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionSettings:
+    """Batch size and long-poll wait of the pulls, back-off after failures."""
+
+    batch_size: int = 100
+    wait_s: float = 5.0
+    backoff: Backoff = Backoff()
+
+
+class ProjectionNotReady(Exception):
+    """The projector has not caught up with the feed since it started: its views may be far behind."""
+
+
+class Projector:
+    """Projects the event feed into a read model, exactly once, alongside any number of peers."""
+
+    def __init__(
+        self,
+        read_model: ReadModel,
+        source: EventSource,
+        clock: Clock,
+        *,
+        name: str = USERS_PROJECTION,
+        settings: ProjectionSettings = ProjectionSettings(),
+        observer: ProjectionObserver | None = None,
+    ) -> None:
+        self._read_model = read_model
+        self._source = source
+        self._clock = clock
+        self._name = name
+        self._settings = settings
+        self._observer = observer or _NoObserver()
+        # Replaced whole, never mutated: readers on other threads always see a consistent status.
+        self._status = ProjectionStatus()
+
+    @property
+    def name(self) -> str:
+        """The projection's name, the key of its stored position."""
+        return self._name
+
+    @property
+    def status(self) -> ProjectionStatus:
+        """The latest status (safe to read from any thread)."""
+        return self._status
+
+    def run_once(self) -> int:
+        """One round: pull after the stored position, apply, store the new position; views added.
+
+        Raises :class:`DependencyUnavailable` when the feed or the read model does not answer.
+        """
+        stored = self._read_model.position(self._name)
+        self._publish(replace(self._status, position=stored.position, lag_ms=stored.lag_ms))
+        try:
+            batch = self._source.read(
+                after=stored.position, limit=self._settings.batch_size, wait_s=self._settings.wait_s
+            )
+        except DependencyUnavailable:
+            self._publish(replace(self._status, feed_up=False))
+            raise
+        head = max(batch.head, stored.position)
+        events = [event for event in batch.events if event.position > stored.position]
+        answered = replace(self._status, feed_up=True, head=head, last_error=None)
+        if not events:
+            self._publish(replace(answered, caught_up=True))
+            return 0
+        outcome = self._apply(stored.position, events)
+        if outcome is None:
+            # A peer stored this batch first: nothing was applied here; the next round re-reads.
+            self._publish(replace(answered, races_lost=answered.races_lost + 1))
+            self._observer.race_lost()
+            return 0
+        applied, lag_ms = outcome
+        position = events[-1].position
+        head = max(head, position)
+        caught_up = answered.caught_up or position >= head
+        self._publish(replace(answered, position=position, head=head, lag_ms=lag_ms, caught_up=caught_up))
+        return applied
+
+    def _apply(self, expected: int, events: Sequence[StoredEvent]) -> tuple[int, float] | None:
+        registrations = [
+            UserRegistered.from_payload(event.payload)
+            for event in events
+            if event.name == UserRegistered.name
+        ]
+        with self._read_model.transaction(self._name) as transaction:
+            # Timed inside the transaction: waiting for a peer's write lock is part of the lag.
+            projected_at = self._clock.now()
+            lags_s = [max(0.0, (projected_at - event.recorded_at).total_seconds()) for event in events]
+            lag_ms = round(max(lags_s) * 1000, 3)
+            # Position first: a peer working on the same batch waits on this row, not on the views.
+            if not transaction.advance(
+                expected=expected, to=events[-1].position, at=projected_at, lag_ms=lag_ms
+            ):
+                return None
+            applied = transaction.add_users(registrations, projected_at)
+            transaction.commit()
+        self._observer.batch_applied(applied, lags_s)
+        return applied, lag_ms
+
+    def run(self, stopped: Stopper) -> None:
+        """Run rounds until ``stopped``; after a failure, back off and retry, never give up."""
+        delay_s = self._settings.backoff.initial_s
+        while not stopped.is_set():
+            try:
+                self.run_once()
+            except DependencyUnavailable as error:
+                if self._status.last_error is None:
+                    logger.warning(
+                        "projection paused: %s unavailable", error.dependency, extra={"retry_s": delay_s}
+                    )
+                self._publish(replace(self._status, last_error=f"{error.dependency} unavailable"))
+            except Exception as error:  # a bug or a bad event must not kill the thread; retry
+                logger.exception("projection round failed", extra={"retry_s": delay_s})
+                self._publish(replace(self._status, last_error=type(error).__name__))
+            else:
+                delay_s = self._settings.backoff.initial_s
+                continue
+            stopped.wait(delay_s)
+            delay_s = self._settings.backoff.after(delay_s)
+
+    def _publish(self, status: ProjectionStatus) -> None:
+        was_failing = self._status.last_error is not None
+        self._status = status
+        if was_failing and status.last_error is None:
+            logger.info("projection resumed", extra={"position": self._status.position})
+        self._observer.status_changed(self._status)
+
+
+def projection_report(stored: StoredPosition, status: ProjectionStatus | None) -> dict[str, object]:
+    """The projection's health details; raise :class:`ProjectionNotReady` until it caught up once.
+
+    ``status`` is None when this process runs no projector (another one feeds the read model).
+    """
+    report: dict[str, object] = {
+        "position": stored.position,
+        "updated_at": stored.updated_at.isoformat() if stored.updated_at else None,
+        "lag_ms": stored.lag_ms,
+    }
+    if status is None:
+        report["projector"] = "off"
+        return report
+    head = None if status.head is None else max(status.head, stored.position)
+    report.update(
+        projector="on",
+        head=head,
+        lag_events=None if head is None else head - stored.position,
+        feed={None: "unknown", True: "up", False: "down"}[status.feed_up],
+        caught_up=status.caught_up,
+        races_lost=status.races_lost,
+        last_error=status.last_error,
+    )
+    if not status.caught_up:
+        raise ProjectionNotReady("the projection has not caught up with the feed since it started")
+    return report
