@@ -78,6 +78,13 @@ def register_user(
     try:
         # Advisory: spares the costly hash for a taken address. The store's unique index decides.
         if store.is_registered(email):
+            if key is not None:
+                # Taken perhaps by this key's first attempt, committed on another instance since
+                # our claim (failover): then this request is its replay, not a conflict.
+                late = store.claim(key, email, owner)
+                if late.state is ClaimState.COMPLETED:
+                    assert late.user is not None
+                    return _replay(late.user, command.password, hasher)
             raise EmailTaken()
         new_user = NewUser(email=email, password_hash=hasher.hash(command.password))
         user, replayed = store.record(new_user, key, owner)

@@ -1,0 +1,445 @@
+"""The SQLAlchemy write store on a real SQLite file: repositories, outbox, unit of work, pragmas."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
+from sportapp_core.adapters.sqlalchemy import engine as engine_module
+from sportapp_core.adapters.sqlalchemy.engine import create_schema
+from sportapp_core.adapters.sqlalchemy.tables import users
+from sportapp_core.domain import (
+    EmailAddress,
+    EmailTaken,
+    NewUser,
+    Password,
+    RegistrationInProgress,
+    User,
+    UserRegistered,
+)
+from sportapp_core.services import RegisterUser, WriteStoreRegistrations, register_user
+from sportapp_core.services.errors import DependencyUnavailable
+from sportapp_core.services.feed import read_feed
+from sportapp_core.services.ports import IdempotencyRecord
+from tests.fakes import EPOCH, FakeClock, FakeHasher, FakeTimer
+
+pytestmark = pytest.mark.integration
+
+KOLKATA = timezone(timedelta(hours=5, minutes=30))
+
+
+def new_user(address: str) -> NewUser:
+    return NewUser(EmailAddress.parse(address), "fake$x")
+
+
+def add_committed(uow_factory: SqlAlchemyUnitOfWorkFactory, *addresses: str) -> list[User]:
+    with uow_factory(for_writing=True) as uow:
+        added = [uow.users.add(new_user(address), EPOCH) for address in addresses]
+        uow.commit()
+    return added
+
+
+def register_with_event(uow_factory: SqlAlchemyUnitOfWorkFactory, address: str) -> int:
+    with uow_factory(for_writing=True) as uow:
+        user = uow.users.add(new_user(address), EPOCH)
+        position = uow.outbox.append(
+            UserRegistered(user.id, user.email, user.email_canonical, user.created_at), EPOCH
+        )
+        uow.commit()
+    return position
+
+
+# --- Users ---
+
+
+def test_added_user_is_read_back_by_id_and_by_email_in_any_case(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    [added] = add_committed(uow_factory, "Ana@Bücher.de")
+
+    with uow_factory() as uow:
+        by_id = uow.users.get(added.id)
+        by_email = uow.users.get_by_email(EmailAddress.parse("ana@xn--bcher-kva.DE"))
+
+    assert by_id == by_email == added
+    assert (added.email, added.email_canonical) == ("Ana@bücher.de", "ana@xn--bcher-kva.de")
+
+
+def test_unknown_user_is_none(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    add_committed(uow_factory, "ana@example.com")
+
+    with uow_factory() as uow:
+        assert uow.users.get(999) is None
+        assert uow.users.get_by_email(EmailAddress.parse("bea@example.com")) is None
+
+
+def test_users_are_listed_in_id_order_after_the_cursor(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    added = add_committed(uow_factory, *(f"user{index}@example.com" for index in range(5)))
+
+    with uow_factory() as uow:
+        first = uow.users.list(after=None, limit=2)
+        rest = uow.users.list(after=added[1].id, limit=10)
+        none = uow.users.list(after=added[-1].id, limit=10)
+        count = uow.users.count()
+
+    assert list(first) == added[:2]
+    assert list(rest) == added[2:]
+    assert list(none) == []
+    assert count == 5
+
+
+def test_same_canonical_email_is_refused_by_the_database(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    add_committed(uow_factory, "ana@example.com")
+
+    with uow_factory(for_writing=True) as uow, pytest.raises(EmailTaken):
+        uow.users.add(new_user("ANA@Example.com"), EPOCH)
+
+    with uow_factory() as uow:
+        assert uow.users.count() == 1
+
+
+def test_transaction_goes_on_after_a_taken_email(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    add_committed(uow_factory, "ana@example.com")
+
+    with uow_factory(for_writing=True) as uow:
+        with pytest.raises(EmailTaken):
+            uow.users.add(new_user("ana@example.com"), EPOCH)
+        uow.users.add(new_user("bea@example.com"), EPOCH)
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert [user.email for user in uow.users.list(after=None, limit=10)] == [
+            "ana@example.com",
+            "bea@example.com",
+        ]
+
+
+def test_unique_index_holds_for_rows_written_past_the_repository(engine: Engine) -> None:
+    row = {"email": "x@example.com", "email_canonical": "x@example.com", "password_hash": "h"}
+    with engine.begin() as connection:
+        connection.execute(insert(users).values(**row, created_at=EPOCH))
+
+    with pytest.raises(IntegrityError, match="email_canonical"), engine.begin() as connection:
+        connection.execute(insert(users).values(**row, created_at=EPOCH))
+
+
+def test_times_come_back_as_the_same_instant_in_utc(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    created_at = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=KOLKATA)
+    with uow_factory(for_writing=True) as uow:
+        user = uow.users.add(new_user("ana@example.com"), created_at)
+        uow.outbox.append(UserRegistered(user.id, user.email, user.email, created_at), created_at)
+        uow.idempotency.put(IdempotencyRecord("k-1", user.email, "me", created_at, None))
+        uow.commit()
+
+    with uow_factory() as uow:
+        stored = uow.users.get(user.id)
+        [event] = uow.events.read_after(0, 10)
+        record = uow.idempotency.get("k-1")
+
+    assert stored is not None
+    assert record is not None
+    for moment in (stored.created_at, event.recorded_at, record.expires_at):
+        assert moment == created_at
+        assert moment.utcoffset() == timedelta(0)
+    assert stored.created_at.isoformat() == "2026-03-28T20:00:15.123456+00:00"
+
+
+def test_naive_times_are_refused(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    with uow_factory(for_writing=True) as uow, pytest.raises(StatementError, match="naive datetime"):
+        uow.users.add(new_user("ana@example.com"), datetime(2026, 1, 1, 12, 0))
+
+
+# --- Outbox ---
+
+
+def test_outbox_positions_are_gap_free_and_ordered_across_rollbacks(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    positions = [register_with_event(uow_factory, "ana@example.com")]
+    with uow_factory(for_writing=True) as uow:  # rolled back: its position must not be lost
+        uow.outbox.append(UserRegistered(99, "x@example.com", "x@example.com", EPOCH), EPOCH)
+    with pytest.raises(EmailTaken):
+        register_with_event(uow_factory, "ANA@example.com")
+    positions += [register_with_event(uow_factory, f"user{index}@example.com") for index in range(3)]
+
+    with uow_factory() as uow:
+        events = uow.events.read_after(0, 100)
+        head = uow.events.head()
+
+    assert positions == [1, 2, 3, 4]
+    assert [event.position for event in events] == [1, 2, 3, 4]
+    assert head == 4
+    assert [event.payload["email"] for event in events] == [
+        "ana@example.com",
+        "user0@example.com",
+        "user1@example.com",
+        "user2@example.com",
+    ]
+
+
+def test_outbox_is_read_by_position_and_limit(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    for index in range(5):
+        register_with_event(uow_factory, f"user{index}@example.com")
+
+    with uow_factory() as uow:
+        assert [event.position for event in uow.events.read_after(1, 2)] == [2, 3]
+        assert list(uow.events.read_after(5, 10)) == []
+
+
+def test_empty_outbox_has_head_zero(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        assert (uow.events.head(), list(uow.events.read_after(0, 10))) == (0, [])
+
+
+def test_event_payload_round_trips(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    event = UserRegistered(1, "José@bücher.de", "josé@xn--bcher-kva.de", EPOCH)
+    with uow_factory(for_writing=True) as uow:
+        uow.outbox.append(event, EPOCH)
+        uow.commit()
+
+    with uow_factory() as uow:
+        [stored] = uow.events.read_after(0, 10)
+
+    assert (stored.name, UserRegistered.from_payload(stored.payload)) == ("UserRegistered", event)
+
+
+def test_feed_reads_the_sql_outbox(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    register_with_event(uow_factory, "ana@example.com")
+    timer = FakeTimer()
+
+    batch = read_feed(
+        uow_factory, after=0, limit=10, wait_s=1.0, monotonic=timer.monotonic, sleep=timer.sleep
+    )
+
+    assert ([event.position for event in batch.events], batch.head) == ([1], 1)
+    assert timer.sleeps == []
+
+
+# --- Idempotency keys ---
+
+
+def test_idempotency_record_is_replaced_and_deleted_only_by_its_unfinished_owner(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    with uow_factory(for_writing=True) as uow:
+        uow.idempotency.put(IdempotencyRecord("k-1", "ana@example.com", "primary", EPOCH, None))
+        uow.idempotency.put(IdempotencyRecord("k-1", "ana@example.com", "backup", EPOCH, None))
+        uow.idempotency.put(IdempotencyRecord("k-2", "bea@example.com", "primary", EPOCH, 7))
+        uow.commit()
+    with uow_factory(for_writing=True) as uow:
+        uow.idempotency.delete("k-1", "primary")
+        uow.idempotency.delete("k-2", "primary")
+        uow.commit()
+
+    with uow_factory() as uow:
+        kept = uow.idempotency.get("k-1"), uow.idempotency.get("k-2")
+    assert kept == (
+        IdempotencyRecord("k-1", "ana@example.com", "backup", EPOCH, None),
+        IdempotencyRecord("k-2", "bea@example.com", "primary", EPOCH, 7),
+    )
+
+    with uow_factory(for_writing=True) as uow:
+        uow.idempotency.delete("k-1", "backup")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.idempotency.get("k-1") is None
+
+
+# --- The unit of work ---
+
+
+def test_writes_without_commit_are_rolled_back(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    with uow_factory(for_writing=True) as uow:
+        user = uow.users.add(new_user("ana@example.com"), EPOCH)
+        uow.outbox.append(UserRegistered(user.id, user.email, user.email, EPOCH), EPOCH)
+        uow.idempotency.put(IdempotencyRecord("k-1", user.email, "me", EPOCH, user.id))
+
+    with uow_factory() as uow:
+        assert (uow.users.count(), uow.events.head(), uow.idempotency.get("k-1")) == (0, 0, None)
+
+
+def test_writes_of_a_failing_transaction_are_rolled_back(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    def fail_midway() -> None:
+        with uow_factory(for_writing=True) as uow:
+            uow.users.add(new_user("ana@example.com"), EPOCH)
+            raise RuntimeError("crashed before commit")
+
+    with pytest.raises(RuntimeError, match="before commit"):
+        fail_midway()
+
+    with uow_factory() as uow:
+        assert uow.users.count() == 0
+
+
+def test_commit_is_durable_for_a_new_engine(store_url: str, uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    [added] = add_committed(uow_factory, "ana@example.com")
+
+    other = create_store_engine(store_url)
+    try:
+        with SqlAlchemyUnitOfWorkFactory(other)() as uow:
+            assert uow.users.get(added.id) == added
+    finally:
+        other.dispose()
+
+
+def test_writing_unit_takes_the_write_lock_when_it_begins(
+    store_path: Path, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
+    other = sqlite3.connect(store_path, timeout=0.05, isolation_level=None)
+    try:
+        with uow_factory(for_writing=True), pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        with uow_factory():
+            other.execute("BEGIN IMMEDIATE")  # a reading unit leaves the write lock free
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_readers_see_the_last_commit_while_a_writer_is_busy(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    add_committed(uow_factory, "ana@example.com")
+
+    with uow_factory(for_writing=True) as writer:
+        writer.users.add(new_user("bea@example.com"), EPOCH)
+        with uow_factory() as reader:
+            assert reader.users.count() == 1
+        writer.commit()
+
+    with uow_factory() as reader:
+        assert reader.users.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("pragma", "expected"),
+    [("journal_mode", "wal"), ("busy_timeout", 5000), ("synchronous", 1), ("foreign_keys", 1)],
+)
+def test_every_connection_has_the_sqlite_pragmas_for_several_writers(
+    engine: Engine, pragma: str, expected: object
+) -> None:
+    with engine.connect() as first, engine.connect() as second:
+        values = [connection.exec_driver_sql(f"PRAGMA {pragma}").scalar() for connection in (first, second)]
+
+    assert values == [expected, expected]  # synchronous 1 is NORMAL
+
+
+def test_store_file_is_in_wal_mode_for_any_client(store_path: Path, engine: Engine) -> None:
+    plain = sqlite3.connect(store_path)
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        plain.close()
+
+
+def test_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder-not-a-file"
+    folder.mkdir()
+    engine = create_store_engine(f"sqlite:///{folder}")
+    try:
+        with pytest.raises(DependencyUnavailable) as caught, SqlAlchemyUnitOfWorkFactory(engine)():
+            pytest.fail("the unit of work must not open")
+    finally:
+        engine.dispose()
+
+    assert caught.value.dependency == "write store"
+    assert caught.value.retry_after_s >= 1
+
+
+def test_store_locked_past_the_busy_timeout_is_unavailable(
+    monkeypatch: pytest.MonkeyPatch, store_path: Path, store_url: str
+) -> None:
+    # The real timeout is 5 s; a short one keeps the test quick and exercises the same path.
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    engine = create_store_engine(store_url)
+    create_schema(engine)
+    holder = sqlite3.connect(store_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DependencyUnavailable), SqlAlchemyUnitOfWorkFactory(engine)(for_writing=True):
+            pytest.fail("the unit of work must not get the write lock")
+    finally:
+        holder.close()
+        engine.dispose()
+
+
+def test_schema_creation_is_idempotent(engine: Engine, uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    add_committed(uow_factory, "ana@example.com")
+
+    create_schema(engine)
+
+    with uow_factory() as uow:
+        assert uow.users.count() == 1
+
+
+def test_store_folder_is_created_when_missing(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "store.db"
+    engine = create_store_engine(f"sqlite:///{path}")
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+
+    assert path.is_file()
+
+
+# --- The use case on the real store ---
+
+
+def test_registration_round_trip_on_the_real_store(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    store = WriteStoreRegistrations(uow_factory, FakeClock())
+    hasher = FakeHasher()
+    command = RegisterUser("Ana@Example.com", Password("correct-horse-battery"), idempotency_key="k-1")
+
+    first = register_user(command, store=store, hasher=hasher, owner="primary")
+    replay = register_user(command, store=store, hasher=hasher, owner="backup")
+    with pytest.raises(EmailTaken):
+        register_user(
+            RegisterUser("ana@EXAMPLE.com", Password("another-password")),
+            store=store,
+            hasher=hasher,
+            owner="x",
+        )
+
+    assert (first.replayed, replay.replayed, replay.user) == (False, True, first.user)
+    with uow_factory() as uow:
+        assert uow.users.count() == 1
+        assert uow.events.head() == 1
+        record = uow.idempotency.get("k-1")
+    assert record is not None
+    assert record.user_id == first.user.id
+
+
+def test_claim_in_progress_on_the_real_store(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    clock = FakeClock()
+    store = WriteStoreRegistrations(uow_factory, clock, claim_ttl=timedelta(seconds=10))
+    command = RegisterUser("ana@example.com", Password("correct-horse-battery"), idempotency_key="k-1")
+    store.claim("k-1", EmailAddress.parse("ana@example.com"), "primary")
+
+    with pytest.raises(RegistrationInProgress):
+        register_user(command, store=store, hasher=FakeHasher(), owner="primary")
+    clock.advance(10)
+    registration = register_user(command, store=store, hasher=FakeHasher(), owner="primary")
+
+    assert registration.replayed is False
+    with uow_factory() as uow:
+        assert uow.users.get(registration.user.id) == registration.user
+
+
+def test_users_are_stored_with_a_hash_never_the_password(engine: Engine) -> None:
+    store = WriteStoreRegistrations(SqlAlchemyUnitOfWorkFactory(engine), FakeClock())
+    command = RegisterUser("ana@example.com", Password("correct-horse-battery"))
+    register_user(command, store=store, hasher=FakeHasher(), owner="primary")
+
+    with engine.connect() as connection:
+        rows = connection.execute(select(users)).all()
+
+    assert len(rows) == 1
+    assert "correct-horse-battery" not in str(rows)

@@ -1,0 +1,124 @@
+"""read_feed: the outbox by position, with a bounded long-poll on a fake clock (no real sleeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sportapp_core.domain import EmailAddress, NewUser, UserRegistered
+from sportapp_core.services import WriteStoreRegistrations
+from sportapp_core.services.feed import POLL_INTERVAL_S, read_feed
+from tests.fakes import EPOCH, FakeClock, FakeTimer, FakeUnitOfWorkFactory
+
+
+@pytest.fixture
+def uow_factory() -> FakeUnitOfWorkFactory:
+    return FakeUnitOfWorkFactory()
+
+
+@pytest.fixture
+def store(uow_factory: FakeUnitOfWorkFactory) -> WriteStoreRegistrations:
+    return WriteStoreRegistrations(uow_factory, FakeClock())
+
+
+@pytest.fixture
+def timer() -> FakeTimer:
+    return FakeTimer()
+
+
+def register(store: WriteStoreRegistrations, name: str) -> None:
+    store.record(NewUser(EmailAddress.parse(f"{name}@example.com"), "fake$x"), None, "test")
+
+
+def test_events_after_a_position_come_in_order_with_the_head(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    for name in ("ana", "bea", "carla", "dora", "eva"):
+        register(store, name)
+
+    batch = read_feed(uow_factory, after=1, limit=2, monotonic=timer.monotonic, sleep=timer.sleep)
+
+    assert [event.position for event in batch.events] == [2, 3]
+    assert [event.payload["email"] for event in batch.events] == ["bea@example.com", "carla@example.com"]
+    assert batch.head == 5
+
+
+def test_available_events_are_returned_without_waiting(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    register(store, "ana")
+
+    batch = read_feed(
+        uow_factory, after=0, limit=10, wait_s=5.0, monotonic=timer.monotonic, sleep=timer.sleep
+    )
+
+    assert [event.position for event in batch.events] == [1]
+    assert timer.sleeps == []
+
+
+def test_caught_up_reader_without_wait_gets_an_empty_batch_at_once(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    register(store, "ana")
+
+    batch = read_feed(uow_factory, after=1, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
+
+    assert (list(batch.events), batch.head) == ([], 1)
+    assert timer.sleeps == []
+
+
+def test_caught_up_reader_waits_no_longer_than_asked(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    started = timer.monotonic()
+
+    batch = read_feed(
+        uow_factory, after=0, limit=10, wait_s=1.5, monotonic=timer.monotonic, sleep=timer.sleep
+    )
+
+    assert (list(batch.events), batch.head) == ([], 0)
+    assert timer.monotonic() - started == pytest.approx(1.5)
+    assert max(timer.sleeps) <= POLL_INTERVAL_S, "polls often enough to answer early"
+
+
+def test_long_poll_returns_as_soon_as_an_event_is_recorded(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    started = timer.monotonic()
+    timer.at(started + 0.3, lambda: register(store, "ana"))
+
+    batch = read_feed(
+        uow_factory, after=0, limit=10, wait_s=10.0, monotonic=timer.monotonic, sleep=timer.sleep
+    )
+
+    assert [event.payload["email"] for event in batch.events] == ["ana@example.com"]
+    assert batch.head == 1
+    assert timer.monotonic() - started == pytest.approx(0.3, abs=POLL_INTERVAL_S)
+
+
+def test_long_poll_ignores_events_the_reader_already_has(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    register(store, "ana")
+    started = timer.monotonic()
+    timer.at(started + 0.5, lambda: register(store, "bea"))
+
+    batch = read_feed(
+        uow_factory, after=1, limit=10, wait_s=2.0, monotonic=timer.monotonic, sleep=timer.sleep
+    )
+
+    assert [event.position for event in batch.events] == [2]
+    assert timer.monotonic() - started == pytest.approx(0.5, abs=POLL_INTERVAL_S)
+
+
+def test_feed_never_shows_an_event_whose_transaction_rolled_back(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    register(store, "ana")
+    with uow_factory(for_writing=True) as uow:
+        event = UserRegistered(2, "bea@example.com", "bea@example.com", EPOCH)
+        assert uow.outbox.append(event, recorded_at=EPOCH) == 2
+
+    batch = read_feed(uow_factory, after=0, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
+
+    assert [event.position for event in batch.events] == [1]
+    assert batch.head == 1
