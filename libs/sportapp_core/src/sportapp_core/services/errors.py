@@ -11,6 +11,6 @@ class DependencyUnavailable(DomainError):
     code = "dependency-unavailable"
 
     def __init__(self, dependency: str, retry_after_s: int = 1) -> None:
-        super().__init__(f"The {dependency} service is unavailable; retry shortly.")
+        super().__init__(f"A service this one needs ({dependency}) is unavailable; retry shortly.")
         self.dependency = dependency
         self.retry_after_s = retry_after_s
