@@ -1,0 +1,351 @@
+"""From the raw material of a run to the report dict, and the checks that decide the hypothesis.
+
+Pure functions, no I/O: records (:class:`RequestRecord`), the monitor's events (dicts read from its
+JSON-lines log), the fault instants the experiment injected, and the counts that the verification
+step found in the stores. Every time is a ``t_mono`` (``time.monotonic()``), which on Linux is one
+clock for every process, so the monitor's instants and the load generator's can be subtracted.
+
+Definitions (all times in milliseconds from the fault instant):
+
+- detection: the first ``down`` event of the faulted target at or after the fault;
+- failover: the first successful registration served by another instance than the faulted one,
+  sent at or after the fault, up to the end of its answer (only for a target that served
+  registrations before the fault: a registro instance);
+- recovery: for a registro instance, the monitor's first ``failback_done`` after the fault; for any
+  other target, service restored: the end of the first successful request after the last failed one
+  (0 when nothing failed, ``None`` when nothing succeeded after the last failure);
+- false failover: a ``failover_started`` not preceded, within a window (5 s), by a fault injected
+  into the instance it fails over from; in a run without faults every failover is false.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sportapp_stack.experiment.records import GENERATOR_SATURATED, RequestRecord
+
+FALSE_FAILOVER_WINDOW_S = 5.0
+VERIFICATION_KEYS = ("acknowledged", "lost", "duplicated", "stored_unacknowledged")
+
+
+def percentile(values: Iterable[float], p: float) -> float | None:
+    """The nearest-rank ``p``-th percentile (0 < p <= 100) of ``values``; ``None`` when empty.
+
+    Nearest rank returns a value that was observed, so a p99 of 40 requests is the slowest one
+    rather than an interpolation between two requests that never took that long.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    if not 0 < p <= 100:
+        raise ValueError("p must be in (0, 100]")
+    rank = math.ceil(p / 100.0 * len(ordered))
+    return ordered[max(rank, 1) - 1]
+
+
+def latency_summary(values: Sequence[float]) -> dict[str, float | int | None]:
+    """p50, p95, p99, max and count of ``values`` (milliseconds)."""
+    return {
+        "p50": _round(percentile(values, 50)),
+        "p95": _round(percentile(values, 95)),
+        "p99": _round(percentile(values, 99)),
+        "max": _round(max(values)) if values else None,
+        "count": len(values),
+    }
+
+
+def build_report(
+    records: Sequence[RequestRecord],
+    *,
+    scenario: str,
+    masking: bool,
+    events: Sequence[Mapping[str, Any]] = (),
+    faults: Sequence[Mapping[str, Any]] = (),
+    verification: Mapping[str, int | None] | None = None,
+    read_model_lags_ms: Sequence[float] = (),
+    parameters: Mapping[str, Any] | None = None,
+    versions: Mapping[str, Any] | None = None,
+    false_failover_window_s: float = FALSE_FAILOVER_WINDOW_S,
+) -> dict[str, Any]:
+    """The report of one run: availability, latency, fault timings, loss and duplication."""
+    sent = [record for record in records if record.was_sent]
+    registrations = [r for r in records if r.kind == "register" and not r.invalid_email]
+    reads = [r for r in records if r.kind == "read"]
+    invalid = [r for r in records if r.invalid_email]
+    sent_registrations = [r for r in registrations if r.was_sent]
+    ordered_faults = sorted(faults, key=lambda fault: float(fault["t_mono"]))
+    fault_reports = [
+        _fault_report(fault, records, events, _next_fault_at(ordered_faults, index))
+        for index, fault in enumerate(ordered_faults)
+    ]
+    first_fault = fault_reports[0] if fault_reports else {}
+    checked = dict(verification or {})
+    acknowledged = checked.get("acknowledged")
+    if acknowledged is None:
+        acknowledged = sum(1 for r in registrations if r.ok)
+    started = min((r.scheduled_at for r in records), default=None)
+    ended = max((r.completed_at for r in records), default=None)
+    failovers = [e for e in events if e.get("event") == "failover_started"]
+    return {
+        "scenario": scenario,
+        "masking": masking,
+        "started_t_mono": started,
+        "started_t_unix": min((r.t_unix for r in records), default=None),
+        "duration_s": _round(ended - started, 3) if started is not None and ended is not None else 0.0,
+        "requests_total": len(records),
+        "requests_ok": sum(1 for r in records if r.ok),
+        "requests_failed": failure_causes(records),
+        "registrations": _counts(registrations),
+        "reads": _counts(reads),
+        "availability": _ratio(registrations),
+        "availability_overall": _ratio(records),
+        "availability_reads": _ratio(reads),
+        "latency_ms": latency_summary([r.latency_ms for r in sent_registrations]),
+        "latency_ok_ms": latency_summary([r.latency_ms for r in sent_registrations if r.ok]),
+        "read_latency_ms": latency_summary([r.latency_ms for r in reads if r.was_sent]),
+        "detection_ms": first_fault.get("detection_ms"),
+        "failover_ms": first_fault.get("failover_ms"),
+        "recovery_ms": first_fault.get("recovery_ms"),
+        "service_restored_ms": first_fault.get("service_restored_ms"),
+        "faults": fault_reports,
+        "registrations_acknowledged": acknowledged,
+        "registrations_lost": checked.get("lost"),
+        "registrations_duplicated": checked.get("duplicated"),
+        "registrations_stored_unacknowledged": checked.get("stored_unacknowledged"),
+        "read_model_lag_ms": {
+            "p50": _round(percentile(read_model_lags_ms, 50)),
+            "p99": _round(percentile(read_model_lags_ms, 99)),
+            "max": _round(max(read_model_lags_ms)) if read_model_lags_ms else None,
+            "count": len(read_model_lags_ms),
+        },
+        "failovers": len(failovers),
+        "false_failovers": count_false_failovers(events, faults, false_failover_window_s),
+        "failbacks": sum(1 for e in events if e.get("event") == "failback_started"),
+        "monitor_events": dict(Counter(str(e.get("event")) for e in events)),
+        "client_retries": sum(r.retries for r in records),
+        "served_by": dict(Counter(r.served_by or "(none)" for r in sent_registrations)),
+        "invalid_emails": {
+            "sent": sum(1 for r in invalid if r.was_sent),
+            "rejected_422": sum(1 for r in invalid if r.status == 422),
+            "not_rejected": failure_causes(invalid),
+        },
+        "generator_saturated": sum(1 for r in records if r.error == GENERATOR_SATURATED),
+        "requests_sent": len(sent),
+        "parameters": dict(parameters or {}),
+        "versions": dict(versions or {}),
+    }
+
+
+def failure_causes(records: Iterable[RequestRecord]) -> dict[str, Any]:
+    """Failed requests by cause: ``{"total": n, "status": {"503": n}, "timeout": n, ...}``."""
+    causes: dict[str, Any] = {"total": 0, "status": {}}
+    statuses: Counter[str] = Counter()
+    for record in records:
+        if record.ok:
+            continue
+        causes["total"] += 1
+        if record.error is not None:
+            causes[record.error] = causes.get(record.error, 0) + 1
+        elif record.status is not None:
+            statuses[str(record.status)] += 1
+    causes["status"] = dict(sorted(statuses.items()))
+    return causes
+
+
+def detection_ms(fault: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> float | None:
+    """From the fault to the monitor's first ``down`` of its target; ``None`` if never seen."""
+    at = float(fault["t_mono"])
+    downs = [
+        float(e["t_mono"])
+        for e in events
+        if e.get("event") == "down" and e.get("target") == fault["target"] and float(e["t_mono"]) >= at
+    ]
+    return _ms(min(downs) - at) if downs else None
+
+
+def failover_ms(fault: Mapping[str, Any], records: Sequence[RequestRecord]) -> float | None:
+    """From the fault to the answer of the first successful registration another instance served."""
+    at = float(fault["t_mono"])
+    target = fault["target"]
+    registrations = [r for r in records if r.kind == "register" and not r.invalid_email and r.ok]
+    # Only an instance that was serving registrations can be failed over from.
+    if not any(r.served_by == target and r.sent_at < at for r in registrations):
+        return None
+    others = [
+        r.completed_at
+        for r in registrations
+        if r.sent_at >= at and r.served_by is not None and r.served_by != target
+    ]
+    return _ms(min(others) - at) if others else None
+
+
+def service_restored_ms(
+    fault: Mapping[str, Any], records: Sequence[RequestRecord], until: float = math.inf
+) -> float | None:
+    """From the fault to the first success after the last failure before ``until`` (0: none failed)."""
+    at = float(fault["t_mono"])
+    window = [r for r in records if r.was_sent and r.scheduled_at < until]
+    failures = [r for r in window if not r.ok and r.completed_at >= at]
+    if not failures:
+        return 0.0
+    last = max(failures, key=lambda r: r.scheduled_at)
+    after = [r.completed_at for r in window if r.ok and r.scheduled_at > last.scheduled_at]
+    return _ms(min(after) - at) if after else None
+
+
+def recovery_ms(
+    fault: Mapping[str, Any],
+    records: Sequence[RequestRecord],
+    events: Sequence[Mapping[str, Any]],
+    until: float = math.inf,
+) -> float | None:
+    """Registro: fault to the monitor's ``failback_done``; any other part: service restored."""
+    at = float(fault["t_mono"])
+    if str(fault["target"]).startswith("registro"):
+        done = [
+            float(e["t_mono"])
+            for e in events
+            if e.get("event") == "failback_done" and float(e["t_mono"]) >= at
+        ]
+        return _ms(min(done) - at) if done else None
+    return service_restored_ms(fault, records, until)
+
+
+def count_false_failovers(
+    events: Sequence[Mapping[str, Any]],
+    faults: Sequence[Mapping[str, Any]],
+    window_s: float = FALSE_FAILOVER_WINDOW_S,
+) -> int:
+    """Failovers that no injected fault on the instance failed over from explains."""
+    count = 0
+    for event in events:
+        if event.get("event") != "failover_started":
+            continue
+        at = float(event["t_mono"])
+        source = event.get("source", event.get("target"))
+        explained = any(
+            fault["target"] == source and at - window_s <= float(fault["t_mono"]) <= at
+            for fault in faults
+        )
+        count += not explained
+    return count
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """The thresholds the hypothesis is held to; ``None`` leaves a figure unchecked."""
+
+    min_availability: float | None = 0.999
+    max_lost: int | None = 0
+    max_duplicated: int | None = 0
+    max_stored_unacknowledged: int | None = None
+    max_false_failovers: int | None = 0
+    max_generator_saturated: int | None = 0
+    max_detection_ms: float | None = None
+    max_failover_ms: float | None = None
+    max_recovery_ms: float | None = None
+    max_p99_ms: float | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Expectations:
+        """Build from a mapping of field names (e.g. parsed from the CLI or a TOML file)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown expectations {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**dict(values))
+
+
+def hypothesis_holds(
+    report: Mapping[str, Any], expect: Expectations | Mapping[str, Any] | None = None
+) -> list[str]:
+    """The checks ``report`` fails against ``expect`` (default :class:`Expectations`); empty: it held."""
+    if expect is None:
+        expect = Expectations()
+    elif not isinstance(expect, Expectations):
+        expect = Expectations.from_mapping(expect)
+    failed: list[str] = []
+
+    def at_least(name: str, value: float | None, bound: float | None, what: str) -> None:
+        if bound is None:
+            return
+        if value is None:
+            failed.append(f"{name} was not measured ({what})")
+        elif value < bound:
+            failed.append(f"{name} {value:.6g} < {bound:.6g} ({what})")
+
+    def at_most(name: str, value: float | None, bound: float | None, what: str) -> None:
+        if bound is None:
+            return
+        if value is None:
+            failed.append(f"{name} was not measured ({what})")
+        elif value > bound:
+            failed.append(f"{name} {value:.6g} > {bound:.6g} ({what})")
+
+    at_least("availability", report.get("availability"), expect.min_availability,
+             "share of registrations answered correctly")
+    at_most("registrations_lost", report.get("registrations_lost"), expect.max_lost,
+            "acknowledged but not stored")
+    at_most("registrations_duplicated", report.get("registrations_duplicated"), expect.max_duplicated,
+            "one registration stored more than once")
+    at_most("registrations_stored_unacknowledged", report.get("registrations_stored_unacknowledged"),
+            expect.max_stored_unacknowledged, "stored although the client saw a failure")
+    at_most("false_failovers", report.get("false_failovers"), expect.max_false_failovers,
+            "failovers without a fault")
+    at_most("generator_saturated", report.get("generator_saturated"), expect.max_generator_saturated,
+            "the load generator could not keep its schedule: the run is not evidence")
+    at_most("latency_ms.p99", (report.get("latency_ms") or {}).get("p99"), expect.max_p99_ms,
+            "registration latency from the schedule")
+    if report.get("faults"):
+        at_most("detection_ms", report.get("detection_ms"), expect.max_detection_ms,
+                "fault to the monitor's down event")
+        at_most("failover_ms", report.get("failover_ms"), expect.max_failover_ms,
+                "fault to the first registration served elsewhere")
+        at_most("recovery_ms", report.get("recovery_ms"), expect.max_recovery_ms,
+                "fault to failback or restored service")
+    return failed
+
+
+def _fault_report(
+    fault: Mapping[str, Any],
+    records: Sequence[RequestRecord],
+    events: Sequence[Mapping[str, Any]],
+    until: float,
+) -> dict[str, Any]:
+    return {
+        "name": fault.get("name"),
+        "target": fault["target"],
+        "t_mono": float(fault["t_mono"]),
+        "t_unix": fault.get("t_unix"),
+        "detection_ms": detection_ms(fault, events),
+        "failover_ms": failover_ms(fault, records),
+        "recovery_ms": recovery_ms(fault, records, events, until),
+        "service_restored_ms": service_restored_ms(fault, records, until),
+    }
+
+
+def _next_fault_at(ordered: Sequence[Mapping[str, Any]], index: int) -> float:
+    return float(ordered[index + 1]["t_mono"]) if index + 1 < len(ordered) else math.inf
+
+
+def _counts(records: Sequence[RequestRecord]) -> dict[str, int]:
+    ok = sum(1 for r in records if r.ok)
+    return {"total": len(records), "ok": ok, "failed": len(records) - ok}
+
+
+def _ratio(records: Sequence[RequestRecord]) -> float | None:
+    if not records:
+        return None
+    return sum(1 for r in records if r.ok) / len(records)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)

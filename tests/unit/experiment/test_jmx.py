@@ -1,0 +1,122 @@
+"""The JMeter plan sends the same workload as the experiment's own generator."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sportapp_stack.experiment.runner import SAVE_PROPERTIES
+
+PLAN = Path(__file__).resolve().parents[3] / "infra" / "jmeter" / "registration.jmx"
+
+
+@pytest.fixture(scope="module")
+def plan() -> ET.Element:
+    return ET.parse(PLAN).getroot()  # noqa: S314 - our own plan, not untrusted input
+
+
+def _prop(element: ET.Element, name: str) -> str:
+    found = element.find(f"./*[@name='{name}']")
+    assert found is not None, f"{element.get('testname')} has no {name}"
+    return found.text or ""
+
+
+def _sampler(plan: ET.Element, path: str) -> ET.Element:
+    for sampler in plan.iter("HTTPSamplerProxy"):
+        if _prop(sampler, "HTTPSampler.path") == path:
+            return sampler
+    raise AssertionError(f"no sampler for {path}")
+
+
+def _children_tree(plan: ET.Element, element: ET.Element) -> ET.Element:
+    """JMeter's format: every element is followed by the hashTree of its children."""
+    for parent in plan.iter("hashTree"):
+        children = list(parent)
+        if element in children:
+            following = children[children.index(element) + 1]
+            assert following.tag == "hashTree"
+            return following
+    raise AssertionError("element not in any hashTree")
+
+
+def test_every_element_is_followed_by_its_hash_tree(plan: ET.Element) -> None:
+    assert plan.tag == "jmeterTestPlan"
+    for tree in plan.iter("hashTree"):
+        children = list(tree)
+        assert [c.tag == "hashTree" for c in children] == [i % 2 == 1 for i in range(len(children))]
+
+
+def test_registration_posts_a_json_body_with_correo_and_clave(plan: ET.Element) -> None:
+    sampler = _sampler(plan, "/user-commands/users/register")
+    body = sampler.find(".//elementProp[@elementType='HTTPArgument']/stringProp[@name='Argument.value']")
+    assert body is not None
+    assert body.text is not None
+
+    # What JMeter's functions would put in their place for one sample.
+    sample = body.text.replace("${__UUID()}", str(uuid.uuid4()))
+    sample = re.sub(r"\$\{__RandomString\(16,[A-Za-z0-9]+\)\}", "Ab3dEf7hJk9mNp2q", sample)
+    payload = json.loads(sample)
+
+    assert _prop(sampler, "HTTPSampler.method") == "POST"
+    assert _prop(sampler, "HTTPSampler.postBodyRaw") == "true"
+    assert set(payload) == {"correo", "clave"}
+    assert payload["correo"].startswith("load-")
+    assert payload["correo"].endswith("@sportapp-experiment.dev")
+    assert len(payload["clave"]) == 16
+
+
+def test_registration_sends_json_with_a_fresh_idempotency_key(plan: ET.Element) -> None:
+    sampler = _sampler(plan, "/user-commands/users/register")
+    children = _children_tree(plan, sampler)
+    headers = {
+        _prop(header, "Header.name"): _prop(header, "Header.value")
+        for header in children.iter("elementProp")
+        if header.get("elementType") == "Header"
+    }
+
+    assert headers == {"Content-Type": "application/json", "Idempotency-Key": "${__UUID()}"}
+
+
+def test_the_served_by_header_is_saved_in_the_variable_the_runner_writes_to_the_jtl(plan: ET.Element) -> None:
+    sampler = _sampler(plan, "/user-commands/users/register")
+    extractor = _children_tree(plan, sampler).find("RegexExtractor")
+    assert extractor is not None
+
+    assert _prop(extractor, "RegexExtractor.useHeaders") == "true"
+    pattern = _prop(extractor, "RegexExtractor.regex").replace("(?i)", "")
+    assert re.search(pattern, "X-Served-By: registro-backup")
+    assert _prop(extractor, "RegexExtractor.refname") == SAVE_PROPERTIES["sample_variables"]
+
+
+def test_reads_get_the_users_list(plan: ET.Element) -> None:
+    sampler = _sampler(plan, "/user-queries/users")
+
+    assert _prop(sampler, "HTTPSampler.method") == "GET"
+
+
+def test_host_port_rate_and_duration_are_properties(plan: ET.Element) -> None:
+    text = PLAN.read_text()
+
+    for name in ("host", "port", "rate", "duration", "read_share", "threads", "read_threads"):
+        assert f"${{__P({name}," in text, name
+    timers = list(plan.iter("PreciseThroughputTimer"))
+    assert len(timers) == 2
+    assert all(_prop(t, "throughputPeriod") == "1" for t in timers)
+    assert all("__P(rate," in _prop(t, "throughput") for t in timers)
+
+
+def test_the_plan_writes_a_csv_jtl_with_field_names(plan: ET.Element) -> None:
+    writer = next(c for c in plan.iter("ResultCollector") if c.get("guiclass") == "SimpleDataWriter")
+    config = writer.find("./objProp/value")
+    assert config is not None
+
+    assert config.findtext("xml") == "false"
+    assert config.findtext("fieldNames") == "true"
+    assert config.findtext("url") == "true"
+    assert SAVE_PROPERTIES["jmeter.save.saveservice.output_format"] == "csv"
+    assert SAVE_PROPERTIES["jmeter.save.saveservice.print_field_names"] == "true"

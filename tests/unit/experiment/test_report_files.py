@@ -1,0 +1,71 @@
+"""The figures and the Markdown report are written where asked, and say the verdict first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sportapp_stack.experiment.analysis import build_report, hypothesis_holds
+from sportapp_stack.experiment.plots import write_figures
+from sportapp_stack.experiment.report_md import write_report_md
+from tests.unit.experiment.synthetic import failover_events, fault, primary_killed_at_10, record, steady_run
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _run():
+    records = steady_run(30, 10, primary_killed_at_10)
+    records += [record(t / 2, kind="read", status=200, served_by="consulta") for t in range(60)]
+    records.append(record(12.0, status=None, served_by=None, error="timeout", latency_ms=10_000.0))
+    return records, failover_events(), [fault(10.0)]
+
+
+def test_figures_are_png_files_in_the_output_folder(tmp_path: Path) -> None:
+    records, events, faults = _run()
+
+    figures = write_figures(records, events, faults, tmp_path / "figures")
+
+    assert set(figures) == {"timeline", "throughput"}
+    for path in figures.values():
+        assert path.parent == tmp_path / "figures"
+        assert path.read_bytes().startswith(PNG_MAGIC)
+        assert path.stat().st_size > 10_000
+
+
+def test_figures_of_an_empty_run_are_still_written(tmp_path: Path) -> None:
+    figures = write_figures([], [], [], tmp_path)
+
+    assert all(path.exists() for path in figures.values())
+
+
+def test_the_report_states_a_refuted_hypothesis_and_lost_registrations_at_the_top(tmp_path: Path) -> None:
+    records, events, faults = _run()
+    verification = {"acknowledged": 295, "lost": 3, "duplicated": 0, "stored_unacknowledged": 1}
+    report = build_report(records, scenario="kill-primary", masking=True, events=events, faults=faults,
+                          verification=verification, parameters={"rate": 10})
+    figures = write_figures(records, events, faults, tmp_path / "figures")
+
+    path = write_report_md(report, hypothesis_holds(report), figures, tmp_path / "report.md")
+
+    text = path.read_text()
+    head = text[: text.index("## Figures")]
+    assert "THE HYPOTHESIS WAS REFUTED" in head
+    assert "3 ACKNOWLEDGED REGISTRATION(S) LOST" in head
+    assert "registrations_lost 3 > 0" in head
+    assert "(figures/timeline.png)" in text
+    assert "(figures/throughput.png)" in text
+    assert "| detection (fault to monitor's down) | 400.0 ms |" in text
+    # The timeout at 12 s delays "service restored" past the failover.
+    assert "| kill | registro-primary | 400.0 | 530.0 | 10,000.0 | 2,130.0 |" in text
+
+
+def test_the_report_of_a_clean_run_says_it_held(tmp_path: Path) -> None:
+    records = steady_run(5, 10)
+    verification = {"acknowledged": 50, "lost": 0, "duplicated": 0, "stored_unacknowledged": 0}
+    report = build_report(records, scenario="baseline", masking=False, verification=verification)
+
+    text = write_report_md(report, hypothesis_holds(report), {}, tmp_path / "report.md").read_text()
+
+    assert text.startswith("# Experiment `baseline` (masking off)")
+    assert "THE HYPOTHESIS HELD" in text
+    assert "No registration was lost or duplicated (50 acknowledged)." in text
+    assert "No fault was injected in this run." in text
