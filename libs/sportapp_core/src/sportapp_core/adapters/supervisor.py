@@ -20,32 +20,40 @@ class ProgramInfo:
 
 
 class Supervisor:
-    """A client of one supervisord. Each call opens its own proxy: ``ServerProxy`` is not
-    thread-safe, and the monitor restarts instances from a thread of their own."""
+    """A client of one supervisord.
+
+    Each call opens its own connection and closes it once answered: ``ServerProxy`` is not
+    thread-safe (the monitor restarts instances from threads of their own), and a connection left
+    to the garbage collector is a leaked socket.
+    """
 
     def __init__(self, socket_path: str) -> None:
         self._socket_url = f"unix://{socket_path}"
 
-    def _proxy(self) -> Any:
+    def _call(self, method: str, *args: Any) -> Any:
         transport = SupervisorTransport(None, None, self._socket_url)
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        try:
+            proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+            return getattr(proxy.supervisor, method)(*args)
+        finally:
+            transport.close()
 
     def info(self, name: str) -> ProgramInfo:
         """The state and pid of program ``name``."""
-        return _program(self._proxy().supervisor.getProcessInfo(name))
+        return _program(self._call("getProcessInfo", name))
 
     def all(self) -> list[ProgramInfo]:
         """Every program supervisord runs."""
-        return [_program(raw) for raw in self._proxy().supervisor.getAllProcessInfo()]
+        return [_program(raw) for raw in self._call("getAllProcessInfo")]
 
     def start(self, name: str, wait: bool = True) -> None:
         """Start ``name``; with ``wait``, until supervisord deems it started."""
-        self._proxy().supervisor.startProcess(name, wait)
+        self._call("startProcess", name, wait)
 
     def stop(self, name: str, wait: bool = True) -> None:
         """Stop ``name`` (its whole process group, with the program's stop signal, then KILL)."""
         try:
-            self._proxy().supervisor.stopProcess(name, wait)
+            self._call("stopProcess", name, wait)
         except xmlrpc.client.Fault as fault:
             if "NOT_RUNNING" not in fault.faultString:
                 raise
@@ -57,7 +65,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop every program, then supervisord itself."""
-        self._proxy().supervisor.shutdown()
+        self._call("shutdown")
 
 
 def _program(raw: dict[str, Any]) -> ProgramInfo:

@@ -1,0 +1,101 @@
+"""The processes of the stack, as supervisord runs them: one :class:`Program` entry per part."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sportapp_stack.config import HOST, StackConfig
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """One part of the stack: its command, environment, and the URL that says it is healthy."""
+
+    name: str
+    command: tuple[str, ...]
+    health_url: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # supervisord restarts a part that dies unexpectedly, except registro's instances: restarting
+    # those is the monitor's job (with back-off), and what the experiment measures.
+    autorestart: bool = True
+    stop_signal: str = "TERM"
+    # Files the part writes besides its output (which supervisord keeps in <var>/logs/<name>.log).
+    extra_logs: tuple[Path, ...] = ()
+
+
+def programs(config: StackConfig) -> list[Program]:
+    """Every part, in start order (``down`` stops them in reverse). Add a part with one entry."""
+    return [
+        Program(
+            name="db",
+            command=_gunicorn(config, "db"),
+            health_url=config.url(config.db_port) + "/health",
+            environment={
+                **_service_env(config, "db", config.db_port),
+                "SPORTAPP_STORE_URL": config.write_store_url,
+            },
+        ),
+        Program(
+            name="consulta",
+            command=_gunicorn(config, "consulta"),
+            health_url=config.url(config.consulta_port) + "/health",
+            environment={
+                **_service_env(config, "consulta", config.consulta_port),
+                "SPORTAPP_READ_STORE_URL": config.consulta_store_url,
+                "SPORTAPP_DB_SERVICE_URL": config.db_service_url,
+                "SPORTAPP_PROJECTOR": "true",
+            },
+        ),
+        _registro(config, "registro-primary", config.registro_primary_port),
+        _registro(config, "registro-backup", config.registro_backup_port),
+        Program(
+            name="gateway",
+            command=(
+                config.nginx_bin,
+                "-p", str(config.nginx_dir),
+                "-c", str(config.nginx_config),
+                "-e", str(config.nginx_error_log),
+            ),
+            health_url=config.gateway_url + "/openapi.json",
+            extra_logs=(config.nginx_error_log, config.nginx_dir / "access.log"),
+        ),
+    ]
+
+
+def _registro(config: StackConfig, instance: str, port: int) -> Program:
+    # Both instances run the same code; only the name, the port and the metrics folder differ.
+    return Program(
+        name=instance,
+        command=_gunicorn(config, "registro"),
+        health_url=config.url(port) + "/health",
+        environment={
+            **_service_env(config, instance, port),
+            "SPORTAPP_DB_SERVICE_URL": config.db_service_url,
+            "SPORTAPP_FAULT_INJECTION": _flag(config.fault_injection),
+            "SPORTAPP_FAULT_DIR": str(config.faults_dir),
+            "SPORTAPP_SEED_CRASH": _flag(config.seed_crash),
+        },
+        autorestart=False,
+    )
+
+
+def _gunicorn(config: StackConfig, app: str) -> tuple[str, ...]:
+    # The interpreter running `sportapp` is the venv's, so gunicorn and the apps import from it.
+    return (sys.executable, "-m", "gunicorn", "-c", str(config.root / "apps" / app / "gunicorn.conf.py"))
+
+
+def _service_env(config: StackConfig, instance: str, port: int) -> dict[str, str]:
+    return {
+        "SPORTAPP_INSTANCE": instance,
+        "SPORTAPP_BIND": f"{HOST}:{port}",
+        METRICS_ENV: str(config.metrics_dir / instance),
+    }
+
+
+def _flag(on: bool) -> str:
+    return "true" if on else "false"

@@ -1,0 +1,129 @@
+"""Render the stack's configuration files (NGINX, its registro upstream, supervisord) from templates."""
+
+from __future__ import annotations
+
+import grp
+import os
+import shlex
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import jinja2
+
+from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_upstream
+from sportapp_stack.config import HOST, StackConfig
+from sportapp_stack.programs import Program
+
+WORKER_USER = "nobody"
+
+
+def worker_user(config: StackConfig) -> str | None:
+    """The user NGINX's workers run as: none to set unless the master runs as root.
+
+    As root, workers drop to ``nobody``, which must be able to reach the OpenAPI document it
+    serves; when a folder above the work folder is closed to others (a checkout under /root),
+    they stay root instead, rather than answering 403.
+    """
+    if os.geteuid() != 0:
+        return None
+    if _reachable_by_others(config.nginx_dir):
+        group = "nogroup" if _group_exists("nogroup") else WORKER_USER
+        return f"{WORKER_USER} {group}"
+    return "root root"
+
+
+def render_nginx(config: StackConfig, *, foreground: bool = True) -> str:
+    """The main NGINX configuration for ``config``."""
+    template = _environment(config.root / "infra" / "nginx").get_template("nginx.conf.j2")
+    return template.render(
+        worker_user=worker_user(config),
+        foreground=foreground,
+        worker_processes=2,
+        pid_file=config.nginx_dir / "nginx.pid",
+        error_log=config.nginx_error_log,
+        access_log=config.nginx_dir / "access.log",
+        temp_dir=config.nginx_dir / "temp",
+        listen=f"{HOST}:{config.gateway_port}",
+        consulta_address=f"{HOST}:{config.consulta_port}",
+        upstream_file=config.upstream_file,
+        openapi_file=config.openapi_file,
+        registration_rate=config.registration_rate,
+        registration_burst=config.registration_burst,
+        client_max_body=config.client_max_body,
+    )
+
+
+def initial_route(config: StackConfig) -> UpstreamRoute:
+    """Generation 1: registrations go to the primary, the backup stands by."""
+    return UpstreamRoute(
+        generation=1,
+        active=Instance("registro-primary", f"{HOST}:{config.registro_primary_port}"),
+        standby=Instance("registro-backup", f"{HOST}:{config.registro_backup_port}"),
+        masking=config.masking,
+    )
+
+
+def render_registro_upstream(config: StackConfig, route: UpstreamRoute | None = None) -> str:
+    """The registro upstream include, rendered exactly as the monitor renders it on a switch."""
+    return render_upstream(config.upstream_template, route or initial_route(config))
+
+
+def render_supervisord(config: StackConfig, programs: Iterable[Program]) -> str:
+    """supervisord's configuration: its socket and logs in the work folder, one section a program."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("sportapp_stack", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 -- an ini file, not HTML
+    )
+    environment.filters["sv"] = _supervisor_value
+    environment.filters["command_line"] = _command_line
+    environment.filters["environment_line"] = _environment_line
+    template = environment.get_template("supervisord.conf.j2")
+    return template.render(config=config, programs=list(programs))
+
+
+def _environment(folder: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 -- NGINX configuration, not HTML
+    )
+
+
+def _supervisor_value(value: object) -> str:
+    # supervisord expands %(name)s in its values: a literal % must be doubled.
+    text = str(value)
+    if "\n" in text:
+        raise ValueError(f"a supervisord value cannot span lines: {text!r}")
+    return text.replace("%", "%%")
+
+
+def _command_line(command: Iterable[str]) -> str:
+    # supervisord splits `command` with shlex, so shlex quoting round-trips.
+    return _supervisor_value(shlex.join(command))
+
+
+def _environment_line(variables: Mapping[str, str]) -> str:
+    return ",".join(f"{name}={_supervisor_value(_quoted(value))}" for name, value in variables.items())
+
+
+def _quoted(value: str) -> str:
+    # supervisord reads KEY="value" pairs with shlex: quote, and escape what shlex would eat.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _reachable_by_others(folder: Path) -> bool:
+    for ancestor in [folder, *folder.parents]:
+        if ancestor.exists() and not ancestor.stat().st_mode & 0o001:
+            return False
+    return True
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
