@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import xmlrpc.client
 from collections.abc import Iterable, Iterator
@@ -16,19 +15,10 @@ from typing import Any
 
 import pytest
 
-from sportapp_stack.config import StackConfig
+from sportapp_stack.config import StackConfig, free_ports
 from sportapp_stack.stack import Stack, live_pids
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports that nobody listens on right now."""
-    with contextlib.ExitStack() as held:
-        probes = [held.enter_context(socket.socket()) for _ in range(count)]
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def work_dir(prefix: str) -> Path:
@@ -44,13 +34,14 @@ def work_dir(prefix: str) -> Path:
 
 def stack_config(var_dir: Path, **overrides: Any) -> StackConfig:
     """A stack in ``var_dir`` on free ports; ``overrides`` set any other field."""
-    gateway, db, consulta, primary, backup = free_ports(5)
+    gateway, db, consulta, primary, backup, monitor = free_ports(6)
     settings: dict[str, Any] = {
         "gateway_port": gateway,
         "db_port": db,
         "consulta_port": consulta,
         "registro_primary_port": primary,
         "registro_backup_port": backup,
+        "monitor_port": monitor,
         **overrides,
     }
     return StackConfig(var_dir=var_dir, root=REPO, **settings)

@@ -2,7 +2,9 @@
 
 from sportapp_core.adapters.web.gunicorn import GunicornSettings, mark_worker_dead
 
-_settings = GunicornSettings.from_environ(default_port=8103)
+# More threads than registrations admitted at once (SPORTAPP_MAX_IN_FLIGHT, 24): the spare ones
+# answer /ping and /health however busy the instance is.
+_settings = GunicornSettings.from_environ(default_port=8103, default_threads=32)
 
 wsgi_app = "sportapp_registro:create_app()"
 bind = _settings.bind

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sportapp_core.adapters.event_log import EventLog, read_events
 from sportapp_core.adapters.nginx import Instance, NginxConfigError, UpstreamRoute
 from sportapp_core.health import FailoverPolicy
-from sportapp_monitor.events import EventLog, read_events
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import ProbeResult
 from sportapp_monitor.watch import Monitor

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from sportapp_core.adapters.web.admission import AdmissionLimit
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_registro import create_app
@@ -23,11 +24,13 @@ class Harness:
     def __init__(self, tmp_path: Path, *, faults: bool = False) -> None:
         self.uow_factory = FakeUnitOfWorkFactory()
         self.invalid_emails_seen = 0
+        self.admission = AdmissionLimit(2)
         services = Services(
             instance="registro-primary",
             store=WriteStoreRegistrations(self.uow_factory, FakeClock()),
             hasher=FakeHasher(),
             faults=FaultSwitch(str(tmp_path / "faults"), "registro-primary") if faults else None,
+            admission=self.admission,
             on_invalid_email=self._seen_invalid,
         )
         app = create_app({"instance": "registro-primary"}, services=services, health_checks={})
@@ -131,6 +134,18 @@ def test_a_store_that_does_not_answer_is_503_with_retry_after(registro: Harness)
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
+
+
+def test_registrations_beyond_the_admission_limit_are_refused_with_retry_after(registro: Harness) -> None:
+    with registro.admission.admitted(), registro.admission.admitted():
+        refused = registro.register("ana@example.com")
+        ping = registro.client.get("/ping?nonce=still-here")
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.get_json(force=True)["type"].endswith("/overloaded")
+    assert ping.status_code == 200
+    assert registro.register("ana@example.com").status_code == 201
 
 
 def test_the_seed_fault_hook_sees_invalid_addresses_only(registro: Harness) -> None:

@@ -11,12 +11,12 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
+from sportapp_core.adapters.event_log import EventLog
 from sportapp_core.adapters.nginx import Instance, Nginx
 from sportapp_core.adapters.supervisor import Supervisor
 from sportapp_core.adapters.web.observability import configure_logging
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_core.health import FailoverPolicy
-from sportapp_monitor.events import EventLog
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import EchoProbe
 from sportapp_monitor.settings import MonitorSettings
@@ -75,8 +75,13 @@ def main() -> None:
     configure_logging(settings.instance, settings.log_level)
     monitor, metrics = build_monitor(settings)
     host, _, port = settings.bind.rpartition(":")
-    server = make_server(host, int(port), create_status_app(monitor, metrics, settings.instance),
-                         threaded=True)
+    shown = {
+        name: getattr(settings, name)
+        for name in ("interval_ms", "timeout_ms", "rise", "fall", "fail_back", "masking",
+                     "restart_backoff_s", "restart_backoff_max_s")
+    }
+    app = create_status_app(monitor, metrics, settings.instance, shown)
+    server = make_server(host, int(port), app, threaded=True)
     threading.Thread(target=server.serve_forever, name="status", daemon=True).start()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,8 +16,13 @@ from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.watch import Monitor
 
 
-def create_status_app(monitor: Monitor, metrics: MonitorMetrics, instance: str = "monitor") -> Flask:
-    """The status app of a running ``monitor``."""
+def create_status_app(
+    monitor: Monitor,
+    metrics: MonitorMetrics,
+    instance: str = "monitor",
+    settings: Mapping[str, Any] | None = None,
+) -> Flask:
+    """The status app of a running ``monitor``; ``settings`` are shown as they were given."""
     app = Flask(__name__)
     install_problem_handlers(app)
 
@@ -36,6 +43,6 @@ def create_status_app(monitor: Monitor, metrics: MonitorMetrics, instance: str =
 
     @app.get("/status")
     def status() -> Response:
-        return jsonify(monitor.snapshot())
+        return jsonify({**monitor.snapshot(), "settings": dict(settings or {})})
 
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import requests
 
+from sportapp_core.adapters.event_log import EventLog
 from sportapp_core.adapters.nginx import (
     Instance,
     Nginx,
@@ -14,7 +15,6 @@ from sportapp_core.adapters.nginx import (
     read_route,
     render_upstream,
 )
-from sportapp_monitor.events import EventLog
 
 GENERATION_HEADER = "X-Upstream-Generation"
 
@@ -102,7 +102,11 @@ class UpstreamSwitch:
         deadline = time.monotonic() + self._confirm_timeout_s
         while time.monotonic() < deadline:
             try:
-                response = self._session.get(self._probe_url, timeout=0.5)
+                # A fresh connection each time: a kept-alive one may belong to an old worker,
+                # which goes on answering with the old generation until it exits.
+                response = self._session.get(
+                    self._probe_url, timeout=0.5, headers={"Connection": "close"}
+                )
                 if response.headers.get(GENERATION_HEADER) == str(generation):
                     return True
             except requests.RequestException:

@@ -10,9 +10,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sportapp_core.adapters.event_log import EventLog
 from sportapp_core.adapters.nginx import NginxConfigError, UpstreamRoute
 from sportapp_core.health import Decision, DecisionKind, EchoTracker, FailoverPolicy, TargetState
-from sportapp_monitor.events import EventLog
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import ProbeResult
 

@@ -25,6 +25,10 @@ class Register(Resource):  # type: ignore[misc]
         self.services = services
 
     def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
+        with self.services.admission.admitted():
+            return self._register()
+
+    def _register(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         try:
             body = load_json(RegistrationSchema())
         except ValidationError as error:

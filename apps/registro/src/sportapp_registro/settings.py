@@ -19,6 +19,9 @@ class RegistroSettings:
     argon2_parallelism: int = 1
     # Hashes at once per process; 0 means one per core.
     hash_concurrency: int = 0
+    # Registrations a process works on at once; more are refused with 503 + Retry-After. Keep it
+    # below gunicorn's threads (SPORTAPP_THREADS, 32) so that pings never queue behind them.
+    max_in_flight: int = 24
     # Off unless asked for: the experiment's fault switch (answer 500 to everything) ...
     fault_injection: bool = False
     fault_dir: str = "var/faults"

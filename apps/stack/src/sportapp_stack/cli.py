@@ -1,4 +1,5 @@
-"""``sportapp``: start, inspect and stop the local stack (``up``, ``status``, ``down``, ``logs``)."""
+"""``sportapp``: the local stack (``up``, ``status``, ``down``, ``logs``) and the experiment
+(``experiment``, ``report``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from sportapp_stack.config import ConfigError, StackConfig, find_nginx, find_root
+from sportapp_stack.experiment.command import experiment, report
 from sportapp_stack.stack import SUPERVISORD_LOG_PART, Stack, StackError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +57,9 @@ def main() -> None:
 @_port_option("consulta", 8102)
 @_port_option("registro-primary", 8103)
 @_port_option("registro-backup", 8104)
+@_port_option("monitor", 8105)
+@click.option("--monitor/--no-monitor", envvar="SPORTAPP_MONITOR", default=True, show_default=True,
+              show_envvar=True, help="Run the monitor (ping/echo, failover, restarts).")
 @click.option("--registration-rate", envvar="SPORTAPP_REGISTRATION_RATE", default="200r/s",
               show_default=True, show_envvar=True,
               help="Registrations per client address (NGINX limit_req rate: 200r/s, 30r/m).")
@@ -159,3 +164,7 @@ def _print_rows(parts: list[Any]) -> None:
     for part in parts:
         pid = str(part.pid) if part.pid else "-"
         click.echo(f"{part.name:<18}{part.state:<10}{pid:>8}  {part.health}  {part.health_url}")
+
+
+main.add_command(experiment)
+main.add_command(report)

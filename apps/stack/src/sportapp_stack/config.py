@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,25 @@ _MAX_SOCKET_PATH = 107
 
 class ConfigError(ValueError):
     """A stack setting that cannot work (a port used twice, a malformed rate, ...)."""
+
+
+PORT_FIELDS = (
+    "gateway_port",
+    "db_port",
+    "consulta_port",
+    "registro_primary_port",
+    "registro_backup_port",
+    "monitor_port",
+)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports of 127.0.0.1 that nobody listens on right now."""
+    with contextlib.ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((HOST, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def find_nginx() -> str:
@@ -53,6 +74,9 @@ class StackConfig:
     consulta_port: int = 8102
     registro_primary_port: int = 8103
     registro_backup_port: int = 8104
+    monitor_port: int = 8105
+    # The monitor: ping/echo, failover, restarts. Off only to watch the stack without it.
+    monitor: bool = True
     # Registrations per client address: nginx's limit_req rate ("200r/s", "30r/m") and burst.
     # The default leaves room for a load test of ~50 registrations/s from one address.
     registration_rate: str = "200r/s"
@@ -95,6 +119,7 @@ class StackConfig:
             "consulta": self.consulta_port,
             "registro-primary": self.registro_primary_port,
             "registro-backup": self.registro_backup_port,
+            **({"monitor": self.monitor_port} if self.monitor else {}),
         }
 
     def url(self, port: int) -> str:
@@ -162,6 +187,11 @@ class StackConfig:
     def faults_dir(self) -> Path:
         """Where registro's fault switch keeps its flag files."""
         return self.var_dir / "faults"
+
+    @property
+    def monitor_event_log(self) -> Path:
+        """The monitor's append-only event log (JSON lines)."""
+        return self.var_dir / "monitor-events.jsonl"
 
     @property
     def supervisord_config(self) -> Path:

@@ -24,6 +24,8 @@ class Program:
     # those is the monitor's job (with back-off), and what the experiment measures.
     autorestart: bool = True
     stop_signal: str = "TERM"
+    # Seconds between the stop signal and SIGKILL to the whole group.
+    stop_wait_s: int = 15
     # Files the part writes besides its output (which supervisord keeps in <var>/logs/<name>.log).
     extra_logs: tuple[Path, ...] = ()
 
@@ -64,7 +66,34 @@ def programs(config: StackConfig) -> list[Program]:
             health_url=config.gateway_url + "/openapi.json",
             extra_logs=(config.nginx_error_log, config.nginx_dir / "access.log"),
         ),
+        *([_monitor(config)] if config.monitor else []),
     ]
+
+
+def _monitor(config: StackConfig) -> Program:
+    # Started last: it adopts the route that `up` rendered and probes it through the gateway.
+    return Program(
+        name="monitor",
+        command=(sys.executable, "-m", "sportapp_monitor"),
+        health_url=config.url(config.monitor_port) + "/health",
+        environment={
+            "SPORTAPP_INSTANCE": "monitor",
+            "SPORTAPP_BIND": f"{HOST}:{config.monitor_port}",
+            "SPORTAPP_PRIMARY_ADDRESS": f"{HOST}:{config.registro_primary_port}",
+            "SPORTAPP_BACKUP_ADDRESS": f"{HOST}:{config.registro_backup_port}",
+            "SPORTAPP_DB_SERVICE_URL": config.db_service_url,
+            "SPORTAPP_GATEWAY_URL": config.gateway_url,
+            "SPORTAPP_MASKING": _flag(config.masking),
+            "SPORTAPP_UPSTREAM_TEMPLATE": str(config.upstream_template),
+            "SPORTAPP_UPSTREAM_FILE": str(config.upstream_file),
+            "SPORTAPP_NGINX_BIN": config.nginx_bin,
+            "SPORTAPP_NGINX_PREFIX": str(config.nginx_dir),
+            "SPORTAPP_NGINX_CONFIG": str(config.nginx_config),
+            "SPORTAPP_SUPERVISOR_SOCKET": str(config.socket),
+            "SPORTAPP_EVENT_LOG": str(config.monitor_event_log),
+        },
+        extra_logs=(config.monitor_event_log,),
+    )
 
 
 def _registro(config: StackConfig, instance: str, port: int) -> Program:
@@ -81,6 +110,8 @@ def _registro(config: StackConfig, instance: str, port: int) -> Program:
             "SPORTAPP_SEED_CRASH": _flag(config.seed_crash),
         },
         autorestart=False,
+        # A hung instance ignores SIGTERM: the monitor's restart should not wait long for it.
+        stop_wait_s=3,
     )
 
 

@@ -14,3 +14,13 @@ class DependencyUnavailable(DomainError):
         super().__init__(f"A service this one needs ({dependency}) is unavailable; retry shortly.")
         self.dependency = dependency
         self.retry_after_s = retry_after_s
+
+
+class Overloaded(DomainError):
+    """This instance already works on as many requests of this kind as it admits at once."""
+
+    code = "overloaded"
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__("This instance is at capacity; retry shortly.")
+        self.retry_after_s = retry_after_s

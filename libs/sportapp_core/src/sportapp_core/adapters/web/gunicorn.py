@@ -20,12 +20,14 @@ class GunicornSettings:
     threads: int
 
     @classmethod
-    def from_environ(cls, default_port: int, default_workers: int = 2) -> GunicornSettings:
+    def from_environ(
+        cls, default_port: int, default_workers: int = 2, default_threads: int = 8
+    ) -> GunicornSettings:
         """Read the settings, with this app's defaults."""
         return cls(
             bind=os.environ.get("SPORTAPP_BIND", f"127.0.0.1:{default_port}"),
             workers=int(os.environ.get("SPORTAPP_WORKERS", default_workers)),
-            threads=int(os.environ.get("SPORTAPP_THREADS", 8)),
+            threads=int(os.environ.get("SPORTAPP_THREADS", default_threads)),
         )
 
 

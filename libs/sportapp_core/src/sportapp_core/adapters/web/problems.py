@@ -28,7 +28,7 @@ from sportapp_core.domain import (
     UserNotFound,
 )
 from sportapp_core.schemas import validation_messages
-from sportapp_core.services.errors import DependencyUnavailable
+from sportapp_core.services.errors import DependencyUnavailable, Overloaded
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ _DOMAIN_STATUS: Mapping[type[DomainError], int] = {
     RegistrationInProgress: 409,
     UserNotFound: 404,
     DependencyUnavailable: 503,
+    Overloaded: 503,
 }
 
 
@@ -103,7 +104,7 @@ def problem_from_exception(error: BaseException) -> Problem:
         )
         headers: dict[str, str] = {}
         errors = {error.field: [error.detail]} if error.field and status == 422 else None
-        if isinstance(error, DependencyUnavailable):
+        if isinstance(error, DependencyUnavailable | Overloaded):
             headers["Retry-After"] = str(error.retry_after_s)
         if isinstance(error, RegistrationInProgress):
             headers["Retry-After"] = "1"

@@ -1,4 +1,4 @@
-"""The monitor's append-only event log (JSON lines), from which the experiment computes its times."""
+"""The monitor's append-only event log (JSON lines): written by the monitor, read by the experiment."""
 
 from __future__ import annotations
 
