@@ -64,6 +64,7 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
         fall=settings.fall,
         restart_backoff_s=settings.restart_backoff_s,
         restart_backoff_max_s=settings.restart_backoff_max_s,
+        restart_grace_s=settings.restart_grace_s,
         stable_after_s=settings.stable_after_s,
     )
     return monitor, metrics
@@ -78,7 +79,8 @@ def main() -> None:
     shown = {
         name: getattr(settings, name)
         for name in ("interval_ms", "timeout_ms", "rise", "fall", "fail_back", "masking",
-                     "restart_backoff_s", "restart_backoff_max_s")
+                     "restart_backoff_s", "restart_backoff_max_s", "restart_grace_s",
+                     "stable_after_s")
     }
     app = create_status_app(monitor, metrics, settings.instance, shown)
     server = make_server(host, int(port), app, threaded=True)

@@ -36,7 +36,11 @@ class MonitorSettings:
     confirm_timeout_s: float = 5.0
     # Restarts through supervisord's API; empty when something else restarts instances (compose).
     supervisor_socket: str = "var/supervisor.sock"
+    # The first restart is immediate; each further one waits twice as long (up to the maximum),
+    # until the instance has stayed up for `stable_after_s`. An instance that does not come up
+    # within `restart_grace_s` of its restart is restarted again.
     restart_backoff_s: float = 0.5
     restart_backoff_max_s: float = 30.0
+    restart_grace_s: float = 5.0
     stable_after_s: float = 10.0
     event_log: str = "var/monitor-events.jsonl"

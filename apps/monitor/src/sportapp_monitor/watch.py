@@ -162,11 +162,15 @@ class Monitor:
         futures: set[Future[Any]] = {
             self._pings.submit(probe.ping) for probe in (*self._probes.values(), self._dependency)
         }
-        standby = self._standby_name()
-        if standby is not None and self.trackers[standby].state is TargetState.UP:
-            probe = self._probes[standby]
-            futures.add(self._pings.submit(lambda: Readiness(probe.target, probe.ready())))
+        # Readiness of every live instance: the standby's decides a switch, the active's is shown.
+        for name, probe in self._probes.items():
+            if self.trackers[name].state is TargetState.UP:
+                futures.add(self._pings.submit(self._readiness, probe))
         return futures
+
+    @staticmethod
+    def _readiness(probe: Probe) -> Readiness:
+        return Readiness(probe.target, probe.ready())
 
     def _handle(self, result: ProbeResult | Readiness) -> None:
         now = time.monotonic()
@@ -313,10 +317,6 @@ class Monitor:
             book.in_progress = False
 
     # --- reporting --------------------------------------------------------------------------
-
-    def _standby_name(self) -> str | None:
-        with self._lock:
-            return self.route.standby.name if self.route else None
 
     def _show_route(self, route: UpstreamRoute) -> None:
         for name in self._probes:

@@ -26,6 +26,9 @@ class Program:
     stop_signal: str = "TERM"
     # Seconds between the stop signal and SIGKILL to the whole group.
     stop_wait_s: int = 15
+    # Seconds a process must live to count as started; supervisord retries a start that dies
+    # sooner by itself (startretries), even without autorestart.
+    start_secs: int = 1
     # Files the part writes besides its output (which supervisord keeps in <var>/logs/<name>.log).
     extra_logs: tuple[Path, ...] = ()
 
@@ -112,6 +115,9 @@ def _registro(config: StackConfig, instance: str, port: int) -> Program:
         autorestart=False,
         # A hung instance ignores SIGTERM: the monitor's restart should not wait long for it.
         stop_wait_s=3,
+        # Started at once: an instance that dies right after a start is the monitor's to restart
+        # (with its back-off), not supervisord's.
+        start_secs=0,
     )
 
 
