@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from sportapp_db import create_app
+from sportapp_db.bootstrap import bootstrap
+from sportapp_db.settings import DbSettings
 
 pytestmark = pytest.mark.integration
 
@@ -17,9 +20,10 @@ HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> FlaskClient:
-    app = create_app({"store_url": f"sqlite:///{tmp_path / 'write.db'}", "instance": "db"})
-    return app.test_client()
+def client(tmp_path: Path) -> Iterator[FlaskClient]:
+    services = bootstrap(DbSettings(store_url=f"sqlite:///{tmp_path / 'write.db'}"))
+    yield create_app({"instance": "db"}, services=services).test_client()
+    services.uow_factory.engine.dispose()  # Python 3.13 warns about SQLite connections left open
 
 
 def _record(client: FlaskClient, email: str, key: str | None = None, owner: str = "registro-primary"):

@@ -26,7 +26,7 @@ from sportapp_stack.experiment.verification import verify_registrations
 from sportapp_stack.stack import Stack
 from tests.conftest import free_ports, running_stack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 PRIMARY, BACKUP = "registro-primary", "registro-backup"
 

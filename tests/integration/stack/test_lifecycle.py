@@ -16,7 +16,7 @@ import pytest
 from sportapp_stack.stack import Stack, StackError, live_pids
 from tests.conftest import REPO, kill_groups, process_groups, stack_config, work_dir
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 SPORTAPP = str(Path(sys.executable).parent / "sportapp")
 COMMAND_TIMEOUT_S = 120
