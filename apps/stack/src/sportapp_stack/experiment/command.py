@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,7 +94,8 @@ def experiment(
     Exits 0 when the hypothesis held, 1 when it did not (including any registration acknowledged
     but lost, or stored twice).
     """
-    console = Console()
+    # Wide enough for the summary table when the output is a file or a CI log, not a terminal.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     expect = parse_expectations(expect_items)
     if load == "jmeter":
         try:
