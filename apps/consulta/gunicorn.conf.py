@@ -1,22 +1,9 @@
 """gunicorn settings for the consulta service: ``gunicorn -c apps/consulta/gunicorn.conf.py``."""
 
-from sportapp_core.adapters.web.gunicorn import GunicornSettings, mark_worker_dead
+from sportapp_core.adapters.web.gunicorn import service_settings
 
-_settings = GunicornSettings.from_environ(default_port=8102)
+# Each worker starts its own projector thread when the app is loaded (after the fork): the
+# projection's compare-and-set on its position makes several projectors safe.
 
-# Loaded in each worker after the fork (no preload_app): every worker starts its own projector
-# thread, with its own engine and connections.
-wsgi_app = "sportapp_consulta:create_app()"
-bind = _settings.bind
-workers = _settings.workers
-worker_class = "gthread"
-threads = _settings.threads
-keepalive = 75
-timeout = 30
-graceful_timeout = 10
-errorlog = "-"
-loglevel = "info"
-child_exit = mark_worker_dead
-# gunicorn >= 25.1 opens a control socket at one per-user path by default: with db, consulta and
-# both registros on one machine, each start would take it over from the others.
-control_socket_disable = True
+# gunicorn takes its settings from this module's names.
+globals().update(service_settings("sportapp_consulta:create_app()", default_port=8102))

@@ -20,7 +20,7 @@ import requests
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.event_log import read_events
-from sportapp_core.adapters.web.gunicorn import GunicornSettings
+from sportapp_core.adapters.web.gunicorn import service_settings
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_nginx, free_ports
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
 from sportapp_stack.experiment.faults import SCENARIOS, FaultInjector, Scenario, ScenarioPlayer
@@ -225,7 +225,7 @@ def _parameters(
 ) -> dict[str, Any]:
     # The services inherit this process's environment: what it says of gunicorn and argon2 is
     # what they run with.
-    gunicorn = GunicornSettings.from_environ(default_port=0)
+    registro = service_settings("sportapp_registro:create_app()", default_port=0, default_threads=32)
     default = Argon2Parameters()
     argon2 = Argon2Parameters(
         memory_kib=int(os.environ.get("SPORTAPP_ARGON2_MEMORY_KIB", default.memory_kib)),
@@ -242,7 +242,9 @@ def _parameters(
         "store": store,
         "ports": config.ports(),
         "monitor": monitor,
-        "gunicorn": {"worker_class": "gthread", "workers": gunicorn.workers, "threads": gunicorn.threads},
+        "registro_gunicorn": {
+            name: registro[name] for name in ("worker_class", "workers", "threads")
+        },
         "argon2": {
             "memory_kib": argon2.memory_kib,
             "time_cost": argon2.time_cost,

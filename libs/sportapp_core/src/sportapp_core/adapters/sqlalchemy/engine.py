@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from sportapp_core.adapters.sqlalchemy.tables import metadata
 
@@ -52,6 +53,17 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(BEGIN_MODE_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def store_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the store does not answer (rather than a bug or a constraint).
+
+    OperationalError: locked past busy_timeout, disk I/O, server gone; a dropped connection shows
+    as any DBAPIError with ``connection_invalidated`` set.
+    """
+    return isinstance(error, OperationalError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
 
 
 def writing(engine: Engine) -> Engine:

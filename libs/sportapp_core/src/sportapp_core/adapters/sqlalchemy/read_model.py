@@ -13,9 +13,9 @@ from types import TracebackType
 
 from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from sportapp_core.adapters.sqlalchemy.engine import writing
+from sportapp_core.adapters.sqlalchemy.engine import store_unavailable, writing
 from sportapp_core.adapters.sqlalchemy.tables import Id
 from sportapp_core.adapters.sqlalchemy.types import UtcDateTime
 from sportapp_core.domain import UserRegistered
@@ -48,21 +48,13 @@ projection_position = Table(
 )
 
 
-def _unavailable(error: BaseException) -> bool:
-    # OperationalError: locked past busy_timeout, disk I/O, server gone; a dropped connection
-    # shows as any DBAPIError with connection_invalidated set.
-    return isinstance(error, OperationalError) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
-
-
 @contextmanager
 def read_store_errors() -> Iterator[None]:
     """Turn the read store's outages into :class:`DependencyUnavailable` (503 on the API)."""
     try:
         yield
     except DBAPIError as error:
-        if _unavailable(error):
+        if store_unavailable(error):
             raise DependencyUnavailable(READ_STORE) from error
         raise
 
@@ -113,7 +105,7 @@ class SqlAlchemyProjectionTransaction:
         finally:
             connection.close()
             self._connection = None
-        if exc is not None and _unavailable(exc):
+        if exc is not None and store_unavailable(exc):
             raise DependencyUnavailable(READ_STORE) from exc
 
     def advance(self, *, expected: int, to: int, at: datetime, lag_ms: float) -> bool:

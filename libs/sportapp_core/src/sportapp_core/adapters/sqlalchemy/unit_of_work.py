@@ -5,23 +5,15 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from sportapp_core.adapters.sqlalchemy.engine import writing
+from sportapp_core.adapters.sqlalchemy.engine import store_unavailable, writing
 from sportapp_core.adapters.sqlalchemy.repositories import (
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOutbox,
     SqlAlchemyUserRepository,
 )
 from sportapp_core.services.errors import DependencyUnavailable
-
-
-def _unavailable(error: BaseException) -> bool:
-    # OperationalError: locked past busy_timeout, disk I/O, server gone. A dropped connection
-    # shows as any DBAPIError with connection_invalidated set.
-    return isinstance(error, OperationalError) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
 
 
 class SqlAlchemyUnitOfWork:
@@ -44,7 +36,7 @@ class SqlAlchemyUnitOfWork:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
-            if _unavailable(error):
+            if store_unavailable(error):
                 raise DependencyUnavailable("write store") from error
             raise
         self.users = SqlAlchemyUserRepository(self._connection)
@@ -68,7 +60,7 @@ class SqlAlchemyUnitOfWork:
         finally:
             self._connection.close()
             self._connection = None
-        if exc is not None and _unavailable(exc):
+        if exc is not None and store_unavailable(exc):
             # The callers speak the domain's language: the store is unavailable, retry later.
             raise DependencyUnavailable("write store") from exc
 

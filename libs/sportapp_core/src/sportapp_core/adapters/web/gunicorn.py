@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
-class GunicornSettings:
-    """bind, workers and threads from ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS``, ``SPORTAPP_THREADS``.
+def service_settings(wsgi_app: str, *, default_port: int, default_threads: int = 8) -> dict[str, Any]:
+    """Every gunicorn setting of a SportApp service, by gunicorn's names.
 
-    The worker class is ``gthread``: a registration spends most of its time hashing in C with the
-    GIL released, so threads keep ``/ping`` and reads answering while hashes run.
+    ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults. The
+    worker class is ``gthread``: a registration spends most of its time hashing in C with the GIL
+    released, so threads keep ``/ping`` and reads answering while hashes run. The app is loaded in
+    each worker after the fork (no ``preload_app``), so engines and sockets are made there.
     """
-
-    bind: str
-    workers: int
-    threads: int
-
-    @classmethod
-    def from_environ(
-        cls, default_port: int, default_workers: int = 2, default_threads: int = 8
-    ) -> GunicornSettings:
-        """Read the settings, with this app's defaults."""
-        return cls(
-            bind=os.environ.get("SPORTAPP_BIND", f"127.0.0.1:{default_port}"),
-            workers=int(os.environ.get("SPORTAPP_WORKERS", default_workers)),
-            threads=int(os.environ.get("SPORTAPP_THREADS", default_threads)),
-        )
+    return {
+        "wsgi_app": wsgi_app,
+        "bind": os.environ.get("SPORTAPP_BIND", f"127.0.0.1:{default_port}"),
+        "workers": int(os.environ.get("SPORTAPP_WORKERS", 2)),
+        "worker_class": "gthread",
+        "threads": int(os.environ.get("SPORTAPP_THREADS", default_threads)),
+        # Longer than NGINX's upstream keepalive_timeout (60 s): NGINX closes idle connections.
+        "keepalive": 75,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "errorlog": "-",
+        "loglevel": "info",
+        "child_exit": mark_worker_dead,
+        # gunicorn >= 25.1 opens a control socket at one per-user path by default: with db,
+        # consulta and both registros on one machine, each start would take it over from the others.
+        "control_socket_disable": True,
+    }
 
 
 def mark_worker_dead(_server: Any, worker: Any) -> None:
