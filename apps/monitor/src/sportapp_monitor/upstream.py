@@ -103,9 +103,10 @@ class UpstreamSwitch:
         while time.monotonic() < deadline:
             try:
                 # A fresh connection each time: a kept-alive one may belong to an old worker,
-                # which goes on answering with the old generation until it exits.
+                # which goes on answering with the old generation until it exits. A short
+                # timeout: a probe that an old worker sent to a hung instance is not waited for.
                 response = self._session.get(
-                    self._probe_url, timeout=0.5, headers={"Connection": "close"}
+                    self._probe_url, timeout=0.1, headers={"Connection": "close"}
                 )
                 if response.headers.get(GENERATION_HEADER) == str(generation):
                     return True
