@@ -65,6 +65,22 @@ def test_an_oversized_registration_is_refused_with_413_before_registro(gateway: 
     assert "X-Served-By" not in response.headers
 
 
+def test_an_overlong_query_string_is_a_problem_json_414(gateway: Gateway) -> None:
+    response = gateway.get("/user-queries/users", params={"after": "1" * 10_000})
+
+    body = _assert_problem(response, 414)
+    assert body["type"] == "https://sportapp.dev/problems/uri-too-long"
+    assert "X-Served-By" not in response.headers
+
+
+def test_oversized_request_headers_are_a_problem_json_431(gateway: Gateway) -> None:
+    response = gateway.get("/user-queries/users", headers={"X-Padding": "x" * 10_000})
+
+    body = _assert_problem(response, 431)
+    assert body["type"] == "https://sportapp.dev/problems/request-header-fields-too-large"
+    assert "X-Served-By" not in response.headers
+
+
 def test_the_openapi_document_is_served(gateway: Gateway) -> None:
     response = gateway.get("/openapi.json")
 

@@ -97,6 +97,17 @@ def test_a_replayed_idempotency_key_answers_the_same_registration(gateway: Gatew
     assert replay.headers["Idempotent-Replayed"] == "true"
 
 
+@pytest.mark.parametrize("key", ["a/b", "..", "x?y#z", "50% off"])
+def test_an_idempotency_key_with_url_characters_replays(gateway: Gateway, key: str) -> None:
+    email = _email()
+
+    first = _register(gateway, email, key)
+    replay = _register(gateway, email, key)
+
+    assert first.status_code == replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
 def test_an_idempotency_key_reused_for_another_body_is_422(gateway: Gateway) -> None:
     key = uuid.uuid4().hex
     assert _register(gateway, _email(), key).status_code == 201

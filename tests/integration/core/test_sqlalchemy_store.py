@@ -77,6 +77,7 @@ def test_unknown_user_is_none(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
 
     with uow_factory() as uow:
         assert uow.users.get(999) is None
+        assert uow.users.get(2**63) is None  # beyond SQLite's INTEGER: nothing, not OverflowError
         assert uow.users.get_by_email(EmailAddress.parse("bea@example.com")) is None
 
 

@@ -87,20 +87,16 @@ def test_the_wait_is_bounded(client: FlaskClient) -> None:
     assert client.get("/user-db/events?after=0&wait=60").status_code == 422
 
 
+def _claim(client: FlaskClient, key: str, email: str = "ana@example.com", owner: str = "r1"):
+    return client.post("/user-db/idempotency-keys/claim", json={"key": key, "email": email, "owner": owner})
+
+
 def test_claims_report_progress_and_replays(client: FlaskClient) -> None:
-    claim = client.post(
-        "/user-db/idempotency-keys/k1/claim", json={"email": "ana@example.com", "owner": "r1"}
-    ).get_json()
-    again = client.post(
-        "/user-db/idempotency-keys/k1/claim", json={"email": "ana@example.com", "owner": "r1"}
-    ).get_json()
-    other = client.post(
-        "/user-db/idempotency-keys/k1/claim", json={"email": "bea@example.com", "owner": "r1"}
-    ).get_json()
+    claim = _claim(client, "k1").get_json()
+    again = _claim(client, "k1").get_json()
+    other = _claim(client, "k1", email="bea@example.com").get_json()
     _record(client, "ana@example.com", key="k1", owner="r1")
-    done = client.post(
-        "/user-db/idempotency-keys/k1/claim", json={"email": "ana@example.com", "owner": "r2"}
-    ).get_json()
+    done = _claim(client, "k1", owner="r2").get_json()
 
     assert claim["state"] == "claimed"
     assert again["state"] == "in-progress"
@@ -109,12 +105,21 @@ def test_claims_report_progress_and_replays(client: FlaskClient) -> None:
     assert done["user"]["email"] == "ana@example.com"
 
 
-def test_a_released_claim_can_be_claimed_again(client: FlaskClient) -> None:
-    body = {"email": "ana@example.com", "owner": "r1"}
-    client.post("/user-db/idempotency-keys/k1/claim", json=body)
+@pytest.mark.parametrize("key", ["k1", "a/b", "..", "/x/claim", "a?b#c&d=e", "50% off"])
+def test_a_released_claim_can_be_claimed_again(client: FlaskClient, key: str) -> None:
+    _claim(client, key)
 
-    assert client.delete("/user-db/idempotency-keys/k1?owner=r1").status_code == 204
-    assert client.post("/user-db/idempotency-keys/k1/claim", json=body).get_json()["state"] == "claimed"
+    released = client.delete("/user-db/idempotency-keys/claim", query_string={"key": key, "owner": "r1"})
+
+    assert released.status_code == 204
+    assert _claim(client, key).get_json()["state"] == "claimed"
+
+
+def test_a_release_names_the_key_and_the_owner(client: FlaskClient) -> None:
+    response = client.delete("/user-db/idempotency-keys/claim", query_string={"key": "k1"})
+
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"owner"}
 
 
 def test_recording_twice_under_one_key_replays(client: FlaskClient) -> None:

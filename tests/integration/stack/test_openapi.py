@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import schemathesis
 from openapi_spec_validator import validate
 
 from sportapp_stack.openapi import build_openapi
@@ -56,9 +57,20 @@ def test_the_registration_body_is_the_wire_format(document: dict[str, Any]) -> N
     assert registration["properties"]["clave"]["writeOnly"] is True
 
 
-def test_schemathesis_can_load_the_document(document: dict[str, Any]) -> None:
-    schemathesis = pytest.importorskip("schemathesis")
+def test_the_registration_body_documents_what_the_domain_checks(document: dict[str, Any]) -> None:
+    properties = document["components"]["schemas"]["Registration"]["properties"]
 
+    assert properties["correo"] == {"type": "string", "format": "email", "maxLength": 254}
+    assert (properties["clave"]["minLength"], properties["clave"]["maxLength"]) == (8, 128)
+
+
+def test_every_operation_documents_the_gateways_own_errors(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert {"414", "431", "502", "503", "504"} <= set(operation["responses"]), (method, path)
+
+
+def test_schemathesis_can_load_the_document(document: dict[str, Any]) -> None:
     schema = schemathesis.openapi.from_dict(document)
 
     assert len(list(schema.get_all_operations())) == len(PUBLIC_OPERATIONS)

@@ -74,8 +74,9 @@ def test_shows_one_user_without_secrets(client: FlaskClient) -> None:
     }
 
 
-def test_an_unknown_user_is_a_404_problem(client: FlaskClient) -> None:
-    body = problem(client.get("/user-queries/users/99"), 404)
+@pytest.mark.parametrize("user_id", [99, 0, 2**63, 10**40])
+def test_an_unknown_user_is_a_404_problem(client: FlaskClient, user_id: int) -> None:
+    body = problem(client.get(f"/user-queries/users/{user_id}"), 404)
 
     assert body["type"].endswith("/user-not-found")
 
@@ -108,6 +109,7 @@ def test_an_invalid_address_cannot_register_and_says_why(client: FlaskClient) ->
         "/user-queries/users?limit=0",
         "/user-queries/users?limit=101",
         "/user-queries/users?after=-1",
+        f"/user-queries/users?after={2**63}",
         "/user-queries/users?page=2",
     ],
 )

@@ -42,6 +42,14 @@ def test_length_counts_characters_not_bytes() -> None:
         PasswordPolicy().check(Password("ñ" * 7))  # 14 bytes
 
 
+def test_a_lone_surrogate_is_not_a_password() -> None:
+    # JSON may carry a lone surrogate ("\ud800"), which no hasher can encode: refused, not a crash.
+    with pytest.raises(InvalidPassword, match="lone surrogates") as caught:
+        PasswordPolicy().check(Password("long enough \ud800 secret"))
+
+    assert caught.value.field == "clave"
+
+
 def test_policy_limits_can_be_changed() -> None:
     policy = PasswordPolicy(min_length=12, max_length=16)
 

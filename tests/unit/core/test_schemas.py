@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from marshmallow import ValidationError
 
-from sportapp_core.domain import Password, User
+from sportapp_core.domain import MAX_ID, Password, User
 from sportapp_core.schemas import (
     EventQuerySchema,
     PageQuerySchema,
@@ -84,6 +85,12 @@ def test_too_long_password_is_refused() -> None:
     assert messages == {"clave": ["The password must have at most 128 characters."]}
 
 
+def test_a_password_with_a_lone_surrogate_is_refused_on_the_wire() -> None:
+    body = json.loads('{"correo": "ana@example.com", "clave": "long enough \\ud800 secret"}')
+
+    assert list(messages_of(RegistrationSchema(), body)) == ["clave"]
+
+
 @pytest.mark.parametrize("clave", [12345678, None, ["a", "list"], {"an": "object"}])
 def test_password_that_is_not_a_string_is_refused(clave: object) -> None:
     messages = messages_of(RegistrationSchema(), {"correo": "ana@example.com", "clave": clave})
@@ -156,6 +163,7 @@ def test_page_query_defaults_to_the_first_page_of_20() -> None:
         ({"limit": "0"}, "limit"),
         ({"limit": "101"}, "limit"),
         ({"after": "-1"}, "after"),
+        ({"after": str(MAX_ID + 1)}, "after"),
         ({"page": "2"}, "page"),
     ],
 )
@@ -163,6 +171,11 @@ def test_page_query_refuses_values_out_of_range_and_unknown_parameters(
     query: dict[str, str], field: str
 ) -> None:
     assert list(messages_of(PageQuerySchema(), query)) == [field]
+
+
+def test_a_cursor_is_at_most_the_largest_id_a_store_holds() -> None:
+    assert PageQuerySchema().load({"after": str(MAX_ID)})["after"] == MAX_ID
+    assert list(messages_of(EventQuerySchema(), {"after": str(MAX_ID + 1)})) == ["after"]
 
 
 def test_event_query_caps_the_wait_at_10_seconds() -> None:

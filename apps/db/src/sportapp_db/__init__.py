@@ -20,7 +20,6 @@ from sportapp_db.bootstrap import Services, bootstrap
 from sportapp_db.resources import (
     EmailLookup,
     Events,
-    IdempotencyKey,
     IdempotencyKeyClaim,
     User,
     UserList,
@@ -42,8 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
 
     api = ProblemApi(app)
     kwargs = {"resource_class_kwargs": {"services": services}}
-    api.add_resource(IdempotencyKeyClaim, "/user-db/idempotency-keys/<key>/claim", **kwargs)
-    api.add_resource(IdempotencyKey, "/user-db/idempotency-keys/<key>", **kwargs)
+    api.add_resource(IdempotencyKeyClaim, "/user-db/idempotency-keys/claim", **kwargs)
     api.add_resource(UserList, "/user-db/users", **kwargs)
     api.add_resource(EmailLookup, "/user-db/users/lookup", **kwargs)
     api.add_resource(User, "/user-db/users/<int:user_id>", **kwargs)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask_restful import Resource
 
-from sportapp_core.adapters.web.problems import Problem
 from sportapp_core.adapters.web.requests import load_json, load_query
 from sportapp_core.domain import EmailAddress, NewUser
 from sportapp_core.schemas import (
+    ClaimReleaseQuerySchema,
     ClaimRequestSchema,
     ClaimResponseSchema,
     EmailLookupQuerySchema,
@@ -33,24 +32,19 @@ class _ServiceResource(Resource):  # type: ignore[misc]
 
 
 class IdempotencyKeyClaim(_ServiceResource):
-    """``POST /user-db/idempotency-keys/<key>/claim``: reserve a key before hashing."""
+    """``POST /user-db/idempotency-keys/claim`` reserves a key before hashing;
+    ``DELETE ...?key=K&owner=X`` releases an unfinished claim."""
 
-    def post(self, key: str) -> dict[str, Any]:
+    def post(self) -> dict[str, Any]:
         body = load_json(ClaimRequestSchema())
         claim = self.services.registrations.claim(
-            key, EmailAddress.parse(body["email"]), body["owner"]
+            body["key"], EmailAddress.parse(body["email"]), body["owner"]
         )
         return dict(ClaimResponseSchema().dump({"state": claim.state.value, "user": claim.user}))
 
-
-class IdempotencyKey(_ServiceResource):
-    """``DELETE /user-db/idempotency-keys/<key>?owner=X``: release an unfinished claim."""
-
-    def delete(self, key: str) -> tuple[str, int]:
-        owner = request.args.get("owner", "")
-        if not owner:
-            raise Problem(422, "Name the owner of the claim.", errors={"owner": ["Required."]})
-        self.services.registrations.release(key, owner)
+    def delete(self) -> tuple[str, int]:
+        query = load_query(ClaimReleaseQuerySchema())
+        self.services.registrations.release(query["key"], query["owner"])
         return "", 204
 
 

@@ -11,6 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 from openapi_spec_validator import validate
 
+from sportapp_core.domain import MAX_ID
 from sportapp_core.schemas import (
     EligibilityQuerySchema,
     EligibilitySchema,
@@ -46,17 +47,26 @@ class ProblemSchema(Schema):
 
 # Status -> (component name, description, whether the answer carries Retry-After).
 _ERRORS: dict[int, tuple[str, str, bool]] = {
-    400: ("BadRequest", "The body is not a JSON object.", False),
+    400: ("BadRequest",
+          "The body is not a JSON object, or the Idempotency-Key is not 1-255 printable characters.",
+          False),
     404: ("NotFound", "No such user.", False),
     409: ("Conflict", "The e-mail address is taken, or the same Idempotency-Key is still in progress.",
           True),
     413: ("ContentTooLarge", "The body is larger than the gateway accepts (16 KiB).", False),
+    414: ("UriTooLong", "The path and query string are longer than the gateway accepts.", False),
     415: ("UnsupportedMediaType", "The body is not application/json.", False),
     422: ("UnprocessableContent",
           "Invalid fields (see `errors`), or an Idempotency-Key reused with another body.", False),
     429: ("TooManyRequests", "Too many registrations from this address.", True),
+    431: ("RequestHeaderFieldsTooLarge", "The request headers are larger than the gateway accepts.",
+          False),
+    502: ("BadGateway", "The service behind this route did not answer; retry after Retry-After.", True),
     503: ("ServiceUnavailable", "A service the request needs is down; retry after Retry-After.", True),
+    504: ("GatewayTimeout", "The service behind this route did not answer in time.", True),
 }
+# What the gateway itself may answer to any request, whatever the route (infra/nginx/nginx.conf.j2).
+_GATEWAY_ERRORS = (414, 431, 502, 503, 504)
 
 _RETRY_AFTER = {
     "description": "Seconds to wait before retrying.",
@@ -194,7 +204,7 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
                         "in": "path",
                         "name": "user_id",
                         "required": True,
-                        "schema": {"type": "integer", "minimum": 1},
+                        "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
                     }
                 ],
                 "responses": {
@@ -226,4 +236,6 @@ def _ok(description: str, schema: str) -> dict[str, Any]:
 
 
 def _error_refs(*statuses: int) -> dict[str, str]:
-    return {str(status): _ERRORS[status][0] for status in statuses}
+    """The operation's own errors and the gateway's, in status order."""
+    every = sorted({*statuses, *_GATEWAY_ERRORS})
+    return {str(status): _ERRORS[status][0] for status in every}

@@ -12,12 +12,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from sportapp_core.domain import (
+    MAX_ID,
     EmailAddress,
     InvalidEmail,
     InvalidPassword,
     Password,
     PasswordPolicy,
 )
+from sportapp_core.domain.email import MAX_LENGTH as MAX_EMAIL_LENGTH
 
 
 class PasswordField(fields.Field[Password]):
@@ -54,8 +56,23 @@ class RegistrationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    email = fields.String(data_key="correo", required=True, validate=_valid_email)
-    password = PasswordField(data_key="clave", required=True, load_only=True, validate=_valid_password)
+    # The metadata only documents what the domain checks (apispec copies it into the OpenAPI schema).
+    email = fields.String(
+        data_key="correo",
+        required=True,
+        validate=_valid_email,
+        metadata={"format": "email", "maxLength": MAX_EMAIL_LENGTH},
+    )
+    password = PasswordField(
+        data_key="clave",
+        required=True,
+        load_only=True,
+        validate=_valid_password,
+        metadata={
+            "minLength": PasswordPolicy().min_length,
+            "maxLength": PasswordPolicy().max_length,
+        },
+    )
 
 
 class UserSchema(Schema):
@@ -80,7 +97,7 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    after = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_ID))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
@@ -126,12 +143,27 @@ class StoredUserSchema(Schema):
 
 
 class ClaimRequestSchema(Schema):
-    """Claim an Idempotency-Key for an address, on behalf of an instance."""
+    """Claim an Idempotency-Key for an address, on behalf of an instance.
+
+    The key travels in the body, never in the path: it is the client's opaque text, and a ``/`` or a
+    ``..`` in it would change which route a URL names.
+    """
 
     class Meta:
         unknown = RAISE
 
+    key = fields.String(required=True, validate=validate.Length(min=1, max=255))
     email = fields.String(required=True, validate=_valid_email)
+    owner = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class ClaimReleaseQuerySchema(Schema):
+    """Release an unfinished claim: which key, and on behalf of which instance."""
+
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(required=True, validate=validate.Length(min=1, max=255))
     owner = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
@@ -185,7 +217,7 @@ class EventQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     wait = fields.Float(load_default=0.0, validate=validate.Range(min=0.0, max=10.0))
 

@@ -11,9 +11,10 @@ from sportapp_core.domain.errors import (
     UserNotFound,
 )
 from sportapp_core.domain.events import UserRegistered
-from sportapp_core.domain.users import NewUser, Password, PasswordPolicy, User
+from sportapp_core.domain.users import MAX_ID, NewUser, Password, PasswordPolicy, User
 
 __all__ = [
+    "MAX_ID",
     "DomainError",
     "EmailAddress",
     "EmailTaken",

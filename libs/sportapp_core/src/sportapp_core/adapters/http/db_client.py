@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
@@ -23,6 +22,8 @@ from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_core.services.ports import Claim, ClaimState
 
 DEPENDENCY = "db"
+# The key goes in the body or the query string, never in the path, where "/" and ".." have meaning.
+CLAIM_PATH = "/user-db/idempotency-keys/claim"
 
 
 class UnexpectedResponse(RuntimeError):
@@ -58,18 +59,14 @@ class DbServiceRegistrations:
     def claim(self, key: str, email: EmailAddress, owner: str) -> Claim:
         """Reserve ``key`` at the db service."""
         response = self._call(
-            "POST",
-            f"/user-db/idempotency-keys/{quote(key, safe='')}/claim",
-            json={"email": email.value, "owner": owner},
+            "POST", CLAIM_PATH, json={"key": key, "email": email.value, "owner": owner}
         )
         body = ClaimResponseSchema().load(response.json())
         return Claim(ClaimState(body["state"]), _user(body["user"]) if body["user"] else None)
 
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s unfinished claim on ``key``."""
-        self._call(
-            "DELETE", f"/user-db/idempotency-keys/{quote(key, safe='')}", params={"owner": owner}
-        )
+        self._call("DELETE", CLAIM_PATH, params={"key": key, "owner": owner})
 
     def record(self, new_user: NewUser, key: str | None, owner: str) -> tuple[User, bool]:
         """Record ``new_user`` and its event at the db service, in one transaction there."""

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
-from sportapp_core.domain import EmailAddress, EmailTaken, NewUser, User, UserRegistered
+from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
 
 
@@ -55,6 +55,8 @@ class SqlAlchemyUserRepository:
 
     def get(self, user_id: int) -> User | None:
         """The user with ``user_id``, if any."""
+        if not 1 <= user_id <= MAX_ID:
+            return None  # no store holds such an id, and the driver would refuse to bind it
         row = self._connection.execute(select(users).where(users.c.id == user_id)).first()
         return _user(row) if row else None
 

@@ -11,13 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sportapp_core.adapters.sqlalchemy.read_model import read_store_errors, user_views
-from sportapp_core.domain import EmailAddress
+from sportapp_core.domain import MAX_ID, EmailAddress
 
 _PUBLIC_COLUMNS = (user_views.c.id, user_views.c.email, user_views.c.created_at)
 
 
 def user(engine: Engine, user_id: int) -> dict[str, Any] | None:
     """The user with ``user_id`` as ``{"id", "email", "created_at"}``, or None."""
+    if not 1 <= user_id <= MAX_ID:
+        return None  # no store holds such an id, and the driver would refuse to bind it
     with read_store_errors(), engine.connect() as connection:
         row = connection.execute(select(*_PUBLIC_COLUMNS).where(user_views.c.id == user_id)).first()
     return dict(row._mapping) if row else None
