@@ -19,7 +19,7 @@ from sportapp_stack.stack import Stack
 from tests.conftest import free_ports, work_dir
 from tests.e2e.conftest import Gateway
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stack]
 
 PROBLEM = "application/problem+json"
 START_TIMEOUT_S = 10.0

@@ -13,7 +13,7 @@ import requests
 from sportapp_stack.stack import Stack
 from tests.e2e.conftest import Gateway
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.stack]
 
 REGISTER = "/user-commands/users/register"
 PROBLEM = "application/problem+json"
