@@ -38,10 +38,14 @@ def test_requests_leave_on_schedule_while_earlier_ones_stall(api: FakeApi) -> No
     assert all(r.ok for r in records)
     start = records[0].scheduled_at
     assert [round(r.scheduled_at - start, 3) for r in records[:3]] == [0.0, 0.02, 0.04]
-    # Sent when due, even while up to six stalled requests were outstanding.
-    assert max(r.sent_at - r.scheduled_at for r in records) < 0.05
     by_key = {a.key: a for a in api.arrivals}
-    assert max(by_key[r.idempotency_key].at - r.scheduled_at for r in records) < 0.1
+    # Open loop: the four requests due after each stalled one reached the server while it was still
+    # held. An order, not a figure: it holds however loaded the machine is.
+    for i in range(0, 45, 5):
+        held_until = records[i].scheduled_at + records[i].latency_ms / 1000
+        assert all(by_key[r.idempotency_key].at < held_until for r in records[i + 1 : i + 5])
+    # And none waited for a stall (0.6 s) to be sent; the margin is for a busy shared machine.
+    assert max(r.sent_at - r.scheduled_at for r in records) < 0.3
     stalled = [r for i, r in enumerate(records) if i % 5 == 0]
     free = [r for i, r in enumerate(records) if i % 5 != 0]
     # Latency counts from the schedule: the stall shows in full, and only where it happened.

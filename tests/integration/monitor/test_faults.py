@@ -20,6 +20,7 @@ import requests
 
 from sportapp_core.adapters.event_log import read_events
 from sportapp_core.adapters.nginx import read_route
+from sportapp_stack.experiment.faults import switch_error_mode
 from sportapp_stack.experiment.load import LoadConfig, run_load_sync
 from sportapp_stack.experiment.records import RequestRecord
 from sportapp_stack.experiment.verification import verify_registrations
@@ -195,11 +196,10 @@ def test_a_primary_answering_500_is_failed_over_and_back(stack: Stack) -> None:
     primary_url = stack.config.url(stack.config.registro_primary_port) + "/faults/error-mode"
     started = time.monotonic()
     try:
-        records = register_while(
-            stack, lambda: requests.put(primary_url, json={"enabled": True}, timeout=5).raise_for_status()
-        )
+        records = register_while(stack, lambda: switch_error_mode(primary_url, True, within_s=5))
     finally:
-        requests.put(primary_url, json={"enabled": False}, timeout=5)
+        # The monitor is restarting the failing primary meanwhile: retried until it answers.
+        switch_error_mode(primary_url, False, within_s=30)
     wait_nominal(stack)
 
     events = events_since(stack, started)

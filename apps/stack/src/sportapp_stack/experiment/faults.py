@@ -71,14 +71,15 @@ class FaultInjector:
             os.killpg(pid, signal.SIGCONT)
         return fault
 
-    def error_mode(self, part: str, on: bool) -> InjectedFault:
-        """Turn registro's fault switch on or off, on the instance's own port (not the gateway)."""
+    def error_mode(self, part: str, on: bool, *, within_s: float = 20.0) -> InjectedFault:
+        """Turn registro's fault switch on or off, on the instance's own port (not the gateway).
+
+        The switch outlives the instance's restarts (it is a file), so while it is on the monitor
+        keeps restarting the instance: the call is retried until the instance answers it.
+        """
         port = self._stack.config.ports()[part]
         fault = _now("error-mode-on" if on else "error-mode-off", part)
-        response = requests.put(
-            f"{self._stack.config.url(port)}/faults/error-mode", json={"enabled": on}, timeout=5
-        )
-        response.raise_for_status()
+        switch_error_mode(f"{self._stack.config.url(port)}/faults/error-mode", on, within_s=within_s)
         return fault
 
     def restart(self, part: str) -> InjectedFault:
@@ -86,6 +87,19 @@ class FaultInjector:
         fault = _now("restart", part)
         self._stack.supervisor.restart(part)
         return fault
+
+
+def switch_error_mode(url: str, on: bool, *, within_s: float) -> None:
+    """PUT the fault switch at ``url``, retried while the instance is between two of its lives."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            requests.put(url, json={"enabled": on}, timeout=5).raise_for_status()
+            return
+        except requests.ConnectionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _now(name: str, target: str, detail: str = "") -> InjectedFault:

@@ -6,7 +6,9 @@ import os
 from typing import Any
 
 
-def service_settings(wsgi_app: str, *, default_port: int, default_threads: int = 8) -> dict[str, Any]:
+def service_settings(
+    wsgi_app: str, *, default_port: int, default_threads: int = 8, graceful_timeout_s: int = 10
+) -> dict[str, Any]:
     """Every gunicorn setting of a SportApp service, by gunicorn's names.
 
     ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults. The
@@ -23,7 +25,7 @@ def service_settings(wsgi_app: str, *, default_port: int, default_threads: int =
         # Longer than NGINX's upstream keepalive_timeout (60 s): NGINX closes idle connections.
         "keepalive": 75,
         "timeout": 30,
-        "graceful_timeout": 10,
+        "graceful_timeout": graceful_timeout_s,
         "errorlog": "-",
         "loglevel": "info",
         "child_exit": mark_worker_dead,
