@@ -26,6 +26,9 @@ from sportapp_db.resources import (
 )
 from sportapp_db.settings import DbSettings
 
+# Polled many times a second by every consulta projector.
+EVENTS_PATH = "/user-db/events"
+
 
 def create_app(config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
     """Build the db service. ``config`` overrides ``SPORTAPP_*`` settings (tests use it)."""
@@ -36,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install_problem_handlers(app)
-    install_observability(app, settings.instance, HttpMetrics())
+    install_observability(app, settings.instance, HttpMetrics(), quiet_endpoints=[EVENTS_PATH])
     install_probes(app, settings.instance, {"store": services.check_store})
 
     api = ProblemApi(app)
@@ -45,5 +48,5 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     api.add_resource(UserList, "/user-db/users", **kwargs)
     api.add_resource(EmailLookup, "/user-db/users/lookup", **kwargs)
     api.add_resource(User, "/user-db/users/<int:user_id>", **kwargs)
-    api.add_resource(Events, "/user-db/events", **kwargs)
+    api.add_resource(Events, EVENTS_PATH, **kwargs)
     return app

@@ -66,6 +66,7 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
         restart_backoff_max_s=settings.restart_backoff_max_s,
         restart_grace_s=settings.restart_grace_s,
         stable_after_s=settings.stable_after_s,
+        readiness_interval_s=settings.readiness_interval_ms / 1000,
     )
     return monitor, metrics
 
@@ -78,8 +79,8 @@ def main() -> None:
     host, _, port = settings.bind.rpartition(":")
     shown = {
         name: getattr(settings, name)
-        for name in ("interval_ms", "timeout_ms", "rise", "fall", "fail_back", "masking",
-                     "restart_backoff_s", "restart_backoff_max_s", "restart_grace_s",
+        for name in ("interval_ms", "readiness_interval_ms", "timeout_ms", "rise", "fall", "fail_back",
+                     "masking", "restart_backoff_s", "restart_backoff_max_s", "restart_grace_s",
                      "stable_after_s")
     }
     app = create_status_app(monitor, metrics, settings.instance, shown)

@@ -19,9 +19,13 @@ class MonitorSettings:
     db_service_url: str = "http://127.0.0.1:8101"
     gateway_url: str = "http://127.0.0.1:8080"
     # Ping/echo: a ping every interval, an echo must come back within the timeout; DOWN after
-    # `fall` consecutive misses, UP after `rise` consecutive echoes.
-    interval_ms: int = 200
+    # `fall` consecutive misses, UP after `rise` consecutive echoes. A hang is detected between
+    # timeout + (fall - 1) * interval and one interval more after it began: 350..450 ms here.
+    interval_ms: int = 100
     timeout_ms: int = 250
+    # How often each live instance's readiness (/health) is asked: it gates a switch and a
+    # reintroduction, not detection.
+    readiness_interval_ms: int = 500
     rise: int = 3
     fall: int = 2
     fail_back: bool = True

@@ -90,6 +90,7 @@ class Monitor:
         restart_backoff_max_s: float = 30.0,
         restart_grace_s: float = 5.0,
         stable_after_s: float = 10.0,
+        readiness_interval_s: float = 0.0,
     ) -> None:
         self.policy = policy
         self._probes = probes
@@ -99,6 +100,9 @@ class Monitor:
         self._events = events
         self._metrics = metrics
         self._interval_s = interval_s
+        # Readiness (/health, which asks the instance's own dependencies) is dearer than an echo
+        # and decides only which instance may take traffic, so it may be asked less often.
+        self._readiness_interval_s = readiness_interval_s
         self._backoff_s = restart_backoff_s
         self._backoff_max_s = restart_backoff_max_s
         self._grace_s = restart_grace_s
@@ -131,14 +135,17 @@ class Monitor:
             masking=route.masking,
         )
         pending: set[Future[Any]] = set()
-        next_tick = time.monotonic()
+        next_tick = next_readiness = time.monotonic()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 self.last_loop_at = now
                 if now >= next_tick:
-                    pending |= self._send_pings()
+                    with_readiness = now >= next_readiness
+                    pending |= self._send_pings(with_readiness)
                     next_tick = max(next_tick + self._interval_s, now)
+                    if with_readiness:
+                        next_readiness = now + self._readiness_interval_s
                 remaining = max(0.0, next_tick - time.monotonic())
                 if pending:
                     done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
@@ -158,10 +165,12 @@ class Monitor:
         """Ask the loop to end."""
         self._stop.set()
 
-    def _send_pings(self) -> set[Future[Any]]:
+    def _send_pings(self, with_readiness: bool = True) -> set[Future[Any]]:
         futures: set[Future[Any]] = {
             self._pings.submit(probe.ping) for probe in (*self._probes.values(), self._dependency)
         }
+        if not with_readiness:
+            return futures
         # Readiness of every live instance: the standby's decides a switch, the active's is shown.
         for name, probe in self._probes.items():
             if self.trackers[name].state is TargetState.UP:

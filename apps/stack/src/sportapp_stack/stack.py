@@ -279,6 +279,9 @@ class Stack:
     def _check_ports_free(self) -> None:
         for name, port in self.config.ports().items():
             with socket.socket() as probe:
+                # As gunicorn and NGINX bind: connections of a stack just stopped, left in
+                # TIME_WAIT, do not keep a port, but a process listening on it does.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     probe.bind((HOST, port))
                 except OSError:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import copy
 import logging
 import os
+import queue
 import re
 import sys
 import time
 import uuid
+from collections.abc import Collection
+from logging.handlers import QueueHandler, QueueListener
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -24,6 +29,7 @@ from sportapp_core.adapters.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SERVED_BY_HEADER = "X-Served-By"
+PROBE_ENDPOINTS = ("/ping", "/health", "/metrics")
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 access_logger = logging.getLogger("sportapp.access")
@@ -42,23 +48,59 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _HandOffHandler(QueueHandler):
+    """Puts records on a queue as they are, for a background thread to format and write.
+
+    The queue is in-process, so records need not be pickled: the message is merged with its
+    arguments here (they may change after the call), and the exception stays whole for the JSON
+    formatter to render.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = copy.copy(record)
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+
+_listener: QueueListener | None = None
+
+
 def configure_logging(instance: str, level: str = "INFO") -> None:
-    """JSON lines on stdout, each with the instance name and the current request id."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
+    """JSON lines on stdout, each with the instance name and the current request id.
+
+    A request thread only stamps a record and queues it; one background thread per process
+    formats and writes. Under load, threads would otherwise queue for the handler's lock while
+    one of them writes to a pipe that the process manager drains at its own pace. What is still
+    queued when the process is killed with SIGKILL is lost; on a normal exit it is written.
+    """
+    global _listener
+    output = logging.StreamHandler(sys.stdout)
+    output.setFormatter(
         JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )
-    handler.addFilter(_RequestIdFilter(instance))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = _HandOffHandler(records)
+    handler.addFilter(_RequestIdFilter(instance))  # in the request's thread: it reads its context
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "sportapp_json", False):
             root.removeHandler(existing)
+    if _listener is not None:
+        _listener.stop()  # writes what the previous handler queued, then ends its thread
+    _listener = QueueListener(records, output)
+    _listener.start()
     handler.sportapp_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+@atexit.register
+def _flush_logs() -> None:
+    if _listener is not None:
+        _listener.stop()
 
 
 class HttpMetrics:
@@ -95,8 +137,16 @@ class HttpMetrics:
         return Response(payload, mimetype=CONTENT_TYPE_LATEST)
 
 
-def install_observability(app: Flask, instance: str, metrics: HttpMetrics) -> None:
-    """Request ids in and out, ``X-Served-By`` on every response, an access log line, metrics."""
+def install_observability(
+    app: Flask, instance: str, metrics: HttpMetrics, *, quiet_endpoints: Collection[str] = ()
+) -> None:
+    """Request ids in and out, ``X-Served-By`` on every response, an access log line, metrics.
+
+    The probes and ``quiet_endpoints`` (machine traffic repeated many times a second, such as the
+    event feed's long-polls) log their successful answers at DEBUG: at INFO they would drown the
+    requests a person wants to find, and cost the service a log line each.
+    """
+    quiet = {*PROBE_ENDPOINTS, *quiet_endpoints}
 
     @app.before_request
     def _start() -> None:
@@ -117,8 +167,10 @@ def install_observability(app: Flask, instance: str, metrics: HttpMetrics) -> No
             elapsed = time.perf_counter() - started
             metrics.latency.labels(endpoint, request.method).observe(elapsed)
             metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-            if endpoint not in ("/ping", "/metrics"):
-                access_logger.info(
+            level = logging.DEBUG if endpoint in quiet and response.status_code < 400 else logging.INFO
+            if access_logger.isEnabledFor(level):
+                access_logger.log(
+                    level,
                     "request served",
                     extra={
                         "method": request.method,

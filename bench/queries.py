@@ -1,0 +1,208 @@
+"""Query throughput through NGINX, against NGINX -> gunicorn "hello" with the same worker settings.
+
+Everything is driven by wrk in the same run. Two baselines, each a "hello" app answering one
+user-sized JSON body behind an NGINX of its own (proxied the way the gateway proxies consulta),
+under gunicorn with consulta's worker settings: the same hello from Flask (the framework the
+services are built with: the baseline the target is read against), and from a bare WSGI function
+(the floor of NGINX + gunicorn, reported beside it). Then ``GET /user-queries/users/<id>`` and the
+can-register check through the real gateway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from bench.common import Figure, bench_stack
+from bench.wrk import WrkResult, run_wrk
+from sportapp_core.adapters.web.gunicorn import service_settings
+from sportapp_stack.config import find_root, free_ports
+from sportapp_stack.render import worker_user
+from sportapp_stack.stack import Stack
+
+TARGET_RATIO = 0.70
+MAX_P99_RATIO = 2.0
+SEEDED_USERS = 50
+CONNECTIONS = 16
+CHECK_PATH = "/user-queries/users/check"
+
+BASELINE_NGINX = """\
+{user}
+worker_processes 2;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {folder}/client_body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    access_log off;
+    keepalive_timeout 65s;
+    upstream hello {{
+        server 127.0.0.1:{app_port};
+        keepalive 32;
+        keepalive_timeout 60s;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://hello;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def hello_behind_nginx(stack: Stack, wsgi_app: str) -> Iterator[str]:
+    """A baseline app, started beside the stack with consulta's gunicorn settings; its URL."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-hello-", dir=stack.config.var_dir))
+    folder.chmod(0o755)
+    port, app_port = free_ports(2)
+    settings = service_settings(wsgi_app, default_port=app_port)
+    user = worker_user(stack.config)
+    user_line = f"user {user};" if user else ""
+    (folder / "nginx.conf").write_text(
+        BASELINE_NGINX.format(user=user_line, folder=folder, port=port, app_port=app_port)
+    )
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", wsgi_app, "--bind", f"127.0.0.1:{app_port}",
+        "--workers", str(settings["workers"]), "--threads", str(settings["threads"]),
+        "--worker-class", settings["worker_class"], "--keep-alive", str(settings["keepalive"]),
+        "--log-level", "warning", "--no-control-socket",
+    ]  # fmt: skip
+    nginx = [stack.config.nginx_bin, "-p", str(folder), "-c", str(folder / "nginx.conf"),
+             "-e", str(folder / "error.log")]  # fmt: skip
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for command in (gunicorn, nginx):
+            started.append(subprocess.Popen(command, cwd=find_root(), start_new_session=True))
+        url = f"http://127.0.0.1:{port}"
+        _wait_answering(url + "/hello")
+        yield url
+    finally:
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_answering(url: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {timeout_s} s")
+
+
+def seed_users(stack: Stack, count: int) -> list[int]:
+    """Register ``count`` users through the gateway; wait until consulta shows them all."""
+    ids = []
+    for i in range(count):
+        response = requests.post(
+            stack.config.gateway_url + "/user-commands/users/register",
+            json={"correo": f"query-bench-{i}@sportapp-bench.dev", "clave": "correct horse battery"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        ids.append(int(response.json()["id"]))
+    last = stack.config.gateway_url + f"/user-queries/users/{ids[-1]}"
+    deadline = time.monotonic() + 15
+    while requests.get(last, timeout=2).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("consulta did not catch up with the seeded users")
+        time.sleep(0.05)
+    return ids
+
+
+def _figure(
+    key: str, title: str, result: WrkResult, baseline: WrkResult, floor: WrkResult, duration_s: int
+) -> Figure:
+    p99_ratio = result.p99_ms / baseline.p99_ms if baseline.p99_ms else None
+    figure = Figure(
+        key=key,
+        title=title,
+        value=result.requests_per_s,
+        unit="req/s",
+        baseline=baseline.requests_per_s,
+        baseline_title="NGINX -> gunicorn Flask hello, req/s",
+        target=f">= {TARGET_RATIO} of the baseline, p99 <= {MAX_P99_RATIO}x the baseline's",
+        parameters={
+            "p99_ms": result.p99_ms,
+            "p50_ms": result.p50_ms,
+            "baseline_p99_ms": baseline.p99_ms,
+            "baseline_p50_ms": baseline.p50_ms,
+            "p99_ratio": None if p99_ratio is None else round(p99_ratio, 2),
+            "bare_wsgi_hello_per_s": floor.requests_per_s,
+            "bare_wsgi_hello_p99_ms": floor.p99_ms,
+            "ratio_to_bare_wsgi": round(result.requests_per_s / floor.requests_per_s, 3),
+            "non_2xx": result.non_2xx,
+            "socket_errors": result.socket_errors,
+            "connections": CONNECTIONS,
+            "duration_s": duration_s,
+            "driver": "wrk -t1",
+        },
+    )
+    figure.met = (
+        figure.ratio is not None
+        and figure.ratio >= TARGET_RATIO
+        and p99_ratio is not None
+        and p99_ratio <= MAX_P99_RATIO
+        and result.non_2xx == 0
+        and result.socket_errors == 0
+    )
+    return figure
+
+
+def measure(*, duration_s: int) -> list[Figure]:
+    """The two query figures, each against the same baseline runs."""
+    with bench_stack() as stack:
+        ids = seed_users(stack, SEEDED_USERS)
+        baselines = {}
+        for name, wsgi_app in (("flask", "bench.hello:create_flask_app()"), ("bare", "bench.hello:app")):
+            with hello_behind_nginx(stack, wsgi_app) as hello_url:
+                baselines[name] = run_wrk(
+                    hello_url, ["/hello"], duration_s=duration_s, connections=CONNECTIONS
+                )
+            print(f"  {name} hello: {baselines[name].requests_per_s:.0f} req/s, "
+                  f"p99 {baselines[name].p99_ms} ms", flush=True)
+        by_id = run_wrk(
+            stack.config.gateway_url,
+            [f"/user-queries/users/{user_id}" for user_id in ids],
+            duration_s=duration_s,
+            connections=CONNECTIONS,
+        )
+        check = run_wrk(
+            stack.config.gateway_url,
+            # Half of them registered, half free: both answers of the check.
+            [f"{CHECK_PATH}?correo=query-bench-{i}%40sportapp-bench.dev" for i in range(0, 100, 2)],
+            duration_s=duration_s,
+            connections=CONNECTIONS,
+        )
+    flask, bare = baselines["flask"], baselines["bare"]
+    return [
+        _figure("query_by_id", "GET /user-queries/users/<id>, req/s", by_id, flask, bare, duration_s),
+        _figure("query_check", "GET /user-queries/users/check, req/s", check, flask, bare, duration_s),
+    ]
