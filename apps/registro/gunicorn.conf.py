@@ -2,7 +2,7 @@
 
 from sportapp_core.adapters.web.gunicorn import service_settings
 
-# More threads than registrations admitted at once (SPORTAPP_MAX_IN_FLIGHT, 24): the spare ones
+# More threads than registrations admitted at once (SPORTAPP_MAX_IN_FLIGHT, 12): the spare ones
 # answer /ping and /health however busy the instance is.
 
 # gunicorn takes its settings from this module's names.

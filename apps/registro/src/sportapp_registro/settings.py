@@ -20,8 +20,10 @@ class RegistroSettings:
     # Hashes at once per process; 0 means one per core.
     hash_concurrency: int = 0
     # Registrations a process works on at once; more are refused with 503 + Retry-After. Keep it
-    # below gunicorn's threads (SPORTAPP_THREADS, 32) so that pings never queue behind them.
-    max_in_flight: int = 24
+    # below gunicorn's threads (SPORTAPP_THREADS, 32) so that pings never queue behind them. Not
+    # much above what the cores can hash at once either: at 1.5x the hashing bound, 24 let the
+    # admitted ones wait past NGINX's 3 s read timeout (502s from the gateway), 12 do not.
+    max_in_flight: int = 12
     # Off unless asked for: the experiment's fault switch (answer 500 to everything) ...
     fault_injection: bool = False
     fault_dir: str = "var/faults"
