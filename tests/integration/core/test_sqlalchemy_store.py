@@ -1,10 +1,13 @@
-"""The SQLAlchemy write store on a real SQLite file: repositories, outbox, unit of work, pragmas."""
+"""The SQLAlchemy write store on a real SQLite file and on a real PostgreSQL server: repositories,
+outbox, unit of work; SQLite's pragmas and write lock, PostgreSQL's locks."""
 
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -13,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
 from sportapp_core.adapters.sqlalchemy import engine as engine_module
-from sportapp_core.adapters.sqlalchemy.engine import create_schema
+from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import (
     EmailAddress,
@@ -29,6 +32,7 @@ from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_core.services.feed import read_feed
 from sportapp_core.services.ports import IdempotencyRecord
 from tests.fakes import EPOCH, FakeClock, FakeHasher, FakeTimer
+from tests.integration.backends import POSTGRESQL, SQLITE, only_on
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +48,12 @@ def add_committed(uow_factory: SqlAlchemyUnitOfWorkFactory, *addresses: str) -> 
         added = [uow.users.add(new_user(address), EPOCH) for address in addresses]
         uow.commit()
     return added
+
+
+def finishes(future: Future[Any], within_s: float) -> bool:
+    """Whether ``future`` is done within ``within_s`` seconds."""
+    done, _ = wait([future], timeout=within_s)
+    return bool(done)
 
 
 def register_with_event(uow_factory: SqlAlchemyUnitOfWorkFactory, address: str) -> int:
@@ -77,7 +87,7 @@ def test_unknown_user_is_none(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
 
     with uow_factory() as uow:
         assert uow.users.get(999) is None
-        assert uow.users.get(2**63) is None  # beyond SQLite's INTEGER: nothing, not OverflowError
+        assert uow.users.get(2**63) is None  # beyond a 64-bit id: nothing, not OverflowError
         assert uow.users.get_by_email(EmailAddress.parse("bea@example.com")) is None
 
 
@@ -290,6 +300,7 @@ def test_commit_is_durable_for_a_new_engine(store_url: str, uow_factory: SqlAlch
         other.dispose()
 
 
+@only_on(SQLITE)
 def test_writing_unit_takes_the_write_lock_when_it_begins(
     store_path: Path, uow_factory: SqlAlchemyUnitOfWorkFactory
 ) -> None:
@@ -319,6 +330,69 @@ def test_readers_see_the_last_commit_while_a_writer_is_busy(
         assert reader.users.count() == 2
 
 
+def test_a_later_writer_takes_the_next_position_only_once_the_earlier_one_has_committed(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with uow_factory(for_writing=True) as first:
+            first_user = first.users.add(new_user("ana@example.com"), EPOCH)
+            position = first.outbox.append(
+                UserRegistered(first_user.id, first_user.email, first_user.email, EPOCH), EPOCH
+            )
+            later = pool.submit(register_with_event, uow_factory, "bea@example.com")
+            # SQLite: at BEGIN IMMEDIATE. PostgreSQL: at the outbox's tail lock, before its position.
+            assert not finishes(later, within_s=0.3), "the later writer went past the earlier one"
+            first.commit()
+
+        assert later.result(timeout=10) == position + 1
+
+
+@only_on(POSTGRESQL)
+def test_writers_on_postgresql_wait_for_each_other_only_at_the_outbox(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    def add_and_commit(address: str) -> None:
+        with uow_factory(for_writing=True) as uow:
+            uow.users.add(new_user(address), EPOCH)
+            uow.idempotency.put(IdempotencyRecord(f"key-of-{address}", address, "me", EPOCH, None))
+            uow.commit()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with uow_factory(for_writing=True) as first:
+            user = first.users.add(new_user("ana@example.com"), EPOCH)
+            first.outbox.append(UserRegistered(user.id, user.email, user.email, EPOCH), EPOCH)
+            other = pool.submit(add_and_commit, "bea@example.com")
+            assert finishes(other, within_s=10), "a writer that appends no event waited for the outbox"
+            first.commit()
+        other.result()
+
+    with uow_factory() as uow:
+        assert uow.users.count() == 2
+
+
+@only_on(POSTGRESQL)
+def test_a_writing_unit_on_postgresql_holds_the_idempotency_key_it_read_until_it_ends(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    def read_for_writing(key: str) -> IdempotencyRecord | None:
+        with uow_factory(for_writing=True) as uow:
+            return uow.idempotency.get(key)
+
+    claimed = IdempotencyRecord("k-1", "ana@example.com", "primary", EPOCH, None)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with uow_factory(for_writing=True) as first:
+            assert first.idempotency.get("k-1") is None
+            same_key = pool.submit(read_for_writing, "k-1")
+            other_key = pool.submit(read_for_writing, "k-2")
+            assert other_key.result(timeout=10) is None
+            assert not finishes(same_key, within_s=0.3), "the key was read while another unit held it"
+            first.idempotency.put(claimed)
+            first.commit()
+
+        assert same_key.result(timeout=10) == claimed
+
+
+@only_on(SQLITE)
 @pytest.mark.parametrize(
     ("pragma", "expected"),
     [("journal_mode", "wal"), ("busy_timeout", 5000), ("synchronous", 1), ("foreign_keys", 1)],
@@ -332,6 +406,7 @@ def test_every_connection_has_the_sqlite_pragmas_for_several_writers(
     assert values == [expected, expected]  # synchronous 1 is NORMAL
 
 
+@only_on(SQLITE)
 def test_store_file_is_in_wal_mode_for_any_client(store_path: Path, engine: Engine) -> None:
     plain = sqlite3.connect(store_path)
     try:
@@ -354,13 +429,28 @@ def test_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
     assert caught.value.retry_after_s >= 1
 
 
+def test_postgresql_server_that_does_not_answer_is_unavailable() -> None:
+    # Port 1 of the loopback: nothing listens there, the connection is refused at once.
+    engine = create_store_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:1/test", connect_args={"connect_timeout": 2}
+    )
+    try:
+        with pytest.raises(DependencyUnavailable) as caught, SqlAlchemyUnitOfWorkFactory(engine)():
+            pytest.fail("the unit of work must not open")
+    finally:
+        engine.dispose()
+
+    assert caught.value.dependency == "write store"
+
+
+@only_on(SQLITE)
 def test_store_locked_past_the_busy_timeout_is_unavailable(
     monkeypatch: pytest.MonkeyPatch, store_path: Path, store_url: str
 ) -> None:
     # The real timeout is 5 s; a short one keeps the test quick and exercises the same path.
     monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
     engine = create_store_engine(store_url)
-    create_schema(engine)
+    upgrade_schema(engine, WRITE_STORE_SCHEMA)
     holder = sqlite3.connect(store_path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
@@ -371,10 +461,12 @@ def test_store_locked_past_the_busy_timeout_is_unavailable(
         engine.dispose()
 
 
-def test_schema_creation_is_idempotent(engine: Engine, uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+def test_upgrading_the_schema_again_keeps_the_rows(
+    engine: Engine, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
     add_committed(uow_factory, "ana@example.com")
 
-    create_schema(engine)
+    upgrade_schema(engine, WRITE_STORE_SCHEMA)
 
     with uow_factory() as uow:
         assert uow.users.count() == 1
@@ -384,7 +476,7 @@ def test_store_folder_is_created_when_missing(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "store.db"
     engine = create_store_engine(f"sqlite:///{path}")
     try:
-        create_schema(engine)
+        upgrade_schema(engine, WRITE_STORE_SCHEMA)
     finally:
         engine.dispose()
 

@@ -11,13 +11,15 @@ from multiprocessing.synchronize import Barrier
 
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
+from sportapp_core.adapters.sqlalchemy.migrations import SCHEMAS, upgrade_schema
 from sportapp_core.domain import DomainError, EmailAddress, EmailTaken, NewUser, Password
 from sportapp_core.services import RegisterUser, WriteStoreRegistrations, register_user
 from tests.fakes import FakeHasher
 
 BARRIER_TIMEOUT_S = 30.0
 
-# (worker, outcome, detail): outcome is "registered" (detail: user id), "email-taken" or "error".
+# (worker, outcome, detail): outcome is "registered" (detail: user id), "email-taken", "upgraded"
+# or "error".
 Outcome = tuple[str, str, object]
 
 
@@ -81,6 +83,22 @@ def register_same_request(
         else:
             outcome = "replayed" if registration.replayed else "registered"
             results.put((worker, outcome, registration.user.id))
+    except Exception as error:
+        results.put((worker, "error", repr(error)))
+    finally:
+        engine.dispose()
+
+
+def upgrade_store(
+    store_url: str, schema: str, worker: str, barrier: Barrier, results: Queue[Outcome]
+) -> None:
+    """Upgrade the store's ``schema`` (a StoreSchema's name), as each worker of a service does at start."""
+    engine = create_store_engine(store_url)
+    try:
+        [store_schema] = [candidate for candidate in SCHEMAS if candidate.name == schema]
+        barrier.wait(BARRIER_TIMEOUT_S)
+        upgrade_schema(engine, store_schema)
+        results.put((worker, "upgraded", None))
     except Exception as error:
         results.put((worker, "error", repr(error)))
     finally:

@@ -1,11 +1,11 @@
-"""The db service's internal API over a real SQLite file (Flask's test client, no network)."""
+"""The db service's internal API over a real SQLite file and a real PostgreSQL schema (Flask's test
+client, no HTTP server)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -20,8 +20,8 @@ HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[FlaskClient]:
-    services = bootstrap(DbSettings(store_url=f"sqlite:///{tmp_path / 'write.db'}"))
+def client(store_url: str) -> Iterator[FlaskClient]:
+    services = bootstrap(DbSettings(store_url=store_url))
     yield create_app({"instance": "db"}, services=services).test_client()
     services.uow_factory.engine.dispose()  # Python 3.13 warns about SQLite connections left open
 

@@ -13,11 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sportapp_core.adapters.sqlalchemy import create_store_engine, views
-from sportapp_core.adapters.sqlalchemy.read_model import (
-    SqlAlchemyReadModel,
-    create_read_schema,
-    user_views,
-)
+from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
+from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, user_views
 from sportapp_core.domain import EmailAddress, UserRegistered
 from sportapp_core.services.projection import ProjectionSettings, Projector
 from tests.unit.consulta.fakes import T0, FakeClock, FakeFeed
@@ -41,7 +38,7 @@ def url(tmp_path: Path) -> str:
 @pytest.fixture
 def engine(url: str) -> Iterator[Engine]:
     engine = create_store_engine(url)
-    create_read_schema(engine)
+    upgrade_schema(engine, READ_STORE_SCHEMA)
     yield engine
     engine.dispose()
 
@@ -60,14 +57,14 @@ def test_a_new_read_model_starts_at_position_zero(read_model: SqlAlchemyReadMode
     assert read_model.position("users").position == 0
 
 
-def test_creating_the_schema_again_keeps_the_stored_position(
+def test_upgrading_the_schema_again_keeps_the_stored_position(
     engine: Engine, read_model: SqlAlchemyReadModel
 ) -> None:
     with read_model.transaction("users") as transaction:
         transaction.advance(expected=0, to=5, at=T0, lag_ms=1.0)
         transaction.commit()
 
-    create_read_schema(engine)
+    upgrade_schema(engine, READ_STORE_SCHEMA)
 
     assert read_model.position("users").position == 5
 

@@ -14,11 +14,8 @@ from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.http.feed_client import DbServiceFeed
 from sportapp_core.adapters.sqlalchemy import create_store_engine
-from sportapp_core.adapters.sqlalchemy.read_model import (
-    SqlAlchemyReadModel,
-    create_read_schema,
-    read_store_errors,
-)
+from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
+from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
 from sportapp_core.adapters.sqlalchemy.views import ReadModelEmails
 from sportapp_core.services.ports import Clock
 from sportapp_core.services.projection import (
@@ -61,7 +58,9 @@ def bootstrap(
     after gunicorn forks."""
     registry = CollectorRegistry()
     engine = create_store_engine(settings.read_store_url)
-    create_read_schema(engine)
+    # Every worker upgrades the read model's schema; a lock in the store makes them take turns.
+    with read_store_errors():
+        upgrade_schema(engine, READ_STORE_SCHEMA)
     read_model = SqlAlchemyReadModel(engine)
     projector = None
     if settings.projector:

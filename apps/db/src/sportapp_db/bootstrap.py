@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
-from sportapp_core.adapters.sqlalchemy.engine import create_schema
+from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.ports import Clock
 from sportapp_db.settings import DbSettings
@@ -31,9 +31,13 @@ class Services:
 
 
 def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
-    """Wire the adapters for ``settings``. Runs in the worker, after gunicorn forks."""
+    """Wire the adapters for ``settings``. Runs in the worker, after gunicorn forks.
+
+    The store's schema is brought to its newest revision first: every worker does it, under a lock
+    in the store, and all but the first find nothing to do.
+    """
     engine = create_store_engine(settings.store_url)
-    create_schema(engine)
+    upgrade_schema(engine, WRITE_STORE_SCHEMA)
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     clock = clock or SystemClock()
     return Services(

@@ -1,5 +1,5 @@
-"""``sportapp``: the local stack (``up``, ``status``, ``down``, ``logs``) and the experiment
-(``experiment``, ``report``)."""
+"""``sportapp``: the local stack (``up``, ``status``, ``down``, ``logs``), the experiment
+(``experiment``, ``report``) and the gateway's files for Docker Compose (``compose-files``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sportapp_stack.compose import stale_compose_files, write_compose_files
 from sportapp_stack.config import ConfigError, StackConfig, find_nginx, find_root
 from sportapp_stack.experiment.command import experiment, report
 from sportapp_stack.stack import SUPERVISORD_LOG_PART, Stack, StackError
@@ -146,6 +147,29 @@ def logs(var_dir: Path, part: str | None, lines: int) -> None:
             click.echo(stack.tail(name, lines))
     except StackError as error:
         raise click.ClickException(str(error)) from None
+
+
+@main.command("compose-files")
+@click.option("--root", envvar="SPORTAPP_ROOT", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="The repository (default: found from the current folder).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 if a committed file differs from a fresh render.")
+def compose_files(root: Path | None, check: bool) -> None:
+    """Render the gateway's files for Docker Compose into infra/compose/nginx/."""
+    try:
+        root = (root or find_root()).resolve()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    if check:
+        stale = stale_compose_files(root)
+        for path in stale:
+            click.echo(f"out of date: {path.relative_to(root)}", err=True)
+        if stale:
+            raise click.ClickException("run `sportapp compose-files` and commit the result")
+        click.echo("infra/compose/nginx/ is up to date")
+        return
+    for path in write_compose_files(root):
+        click.echo(f"wrote {path.relative_to(root)}")
 
 
 def _load(var_dir: Path) -> Stack:

@@ -219,10 +219,15 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
     return document
 
 
+def openapi_text(server_url: str | None = None) -> str:
+    """The document as the gateway serves it: indented JSON."""
+    return json.dumps(build_openapi(server_url), indent=2, sort_keys=False) + "\n"
+
+
 def write_openapi(path: Path, server_url: str | None = None) -> Path:
     """Write the document to ``path`` (world-readable: NGINX's workers serve it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_openapi(server_url), indent=2, sort_keys=False) + "\n")
+    path.write_text(openapi_text(server_url))
     path.chmod(0o644)
     return path
 

@@ -34,14 +34,13 @@ def worker_user(config: StackConfig) -> str | None:
 
 def render_nginx(config: StackConfig, *, foreground: bool = True) -> str:
     """The main NGINX configuration for ``config``."""
-    template = _environment(config.root / "infra" / "nginx").get_template("nginx.conf.j2")
-    return template.render(
+    return render_gateway(
+        config.root,
         worker_user=worker_user(config),
         foreground=foreground,
-        worker_processes=2,
         pid_file=config.nginx_dir / "nginx.pid",
-        error_log=config.nginx_error_log,
-        access_log=config.nginx_dir / "access.log",
+        error_log=str(config.nginx_error_log),
+        access_log=str(config.nginx_dir / "access.log"),
         temp_dir=config.nginx_dir / "temp",
         listen=f"{HOST}:{config.gateway_port}",
         consulta_address=f"{HOST}:{config.consulta_port}",
@@ -50,6 +49,47 @@ def render_nginx(config: StackConfig, *, foreground: bool = True) -> str:
         registration_rate=config.registration_rate,
         registration_burst=config.registration_burst,
         client_max_body=config.client_max_body,
+    )
+
+
+def render_gateway(
+    root: Path,
+    *,
+    worker_user: str | None,
+    foreground: bool,
+    pid_file: Path,
+    error_log: str,
+    access_log: str,
+    temp_dir: Path,
+    listen: str,
+    consulta_address: str,
+    upstream_file: Path,
+    openapi_file: Path,
+    registration_rate: str,
+    registration_burst: int,
+    client_max_body: str,
+) -> str:
+    """``infra/nginx/nginx.conf.j2`` of the repository at ``root``, with every variable it takes.
+
+    The local stack (:func:`render_nginx`) and the compose files (``sportapp_stack.compose``)
+    both render through here, so the two gateways differ only in these values.
+    """
+    template = _environment(root / "infra" / "nginx").get_template("nginx.conf.j2")
+    return template.render(
+        worker_user=worker_user,
+        foreground=foreground,
+        worker_processes=2,
+        pid_file=pid_file,
+        error_log=error_log,
+        access_log=access_log,
+        temp_dir=temp_dir,
+        listen=listen,
+        consulta_address=consulta_address,
+        upstream_file=upstream_file,
+        openapi_file=openapi_file,
+        registration_rate=registration_rate,
+        registration_burst=registration_burst,
+        client_max_body=client_max_body,
     )
 
 

@@ -181,7 +181,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    """Makes a fresh unit of work per use; ``for_writing`` takes the write lock up front."""
+    """Makes a fresh unit of work per use.
+
+    ``for_writing``: the unit will write, and what it reads of an Idempotency-Key stays as read
+    until it ends (SQLite takes its write lock up front; PostgreSQL locks the key it reads).
+    """
 
     def __call__(self, *, for_writing: bool = False) -> UnitOfWork: ...
 

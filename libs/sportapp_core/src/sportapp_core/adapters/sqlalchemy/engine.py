@@ -1,4 +1,4 @@
-"""Engines for the write store, with SQLite configured for several writer processes."""
+"""Engines for the stores: SQLite configured for several writer processes, PostgreSQL through psycopg."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-
-from sportapp_core.adapters.sqlalchemy.tables import metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 BEGIN_MODE_OPTION = "sportapp_begin"
@@ -25,7 +23,13 @@ def create_store_engine(url: str, **engine_options: Any) -> Engine:
     and transactions that the unit of work opens itself, ``BEGIN IMMEDIATE`` when it will write:
     a deferred transaction that reads and then writes can fail with "database is locked" without
     waiting at all when another process wrote in between.
+
+    On PostgreSQL (``postgresql+psycopg://``): READ COMMITTED unless ``engine_options`` say
+    otherwise. The locks of :func:`lock_until_commit` rely on it: each statement after the lock
+    sees what the previous holder committed.
     """
+    if make_url(url).get_backend_name() == "postgresql":
+        engine_options.setdefault("isolation_level", "READ COMMITTED")
     engine = sqlalchemy.create_engine(url, **engine_options)
     if engine.dialect.name == "sqlite":
         database = engine.url.database
@@ -71,7 +75,13 @@ def writing(engine: Engine) -> Engine:
     return engine.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
 
 
-def create_schema(engine: Engine) -> None:
-    """Create the write store's tables if they are missing (one writer at a time)."""
-    with writing(engine).begin() as connection:
-        metadata.create_all(connection)
+def lock_until_commit(connection: Connection, *key: int) -> None:
+    """Wait for ``key``, and hold it until the transaction ends, on PostgreSQL.
+
+    ``key`` is one 64-bit number or two 32-bit ones (two separate key spaces). A transaction-scoped
+    advisory lock, released by PostgreSQL only after the commit is visible to everyone: the next
+    holder's statements see what the previous one wrote. On SQLite it does nothing: a writing
+    transaction already holds the database's one write lock since ``BEGIN IMMEDIATE``.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(*key)))

@@ -20,7 +20,7 @@ from sportapp_core.adapters.sqlalchemy.tables import Id
 from sportapp_core.adapters.sqlalchemy.types import UtcDateTime
 from sportapp_core.domain import UserRegistered
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.projection import USERS_PROJECTION, StoredPosition
+from sportapp_core.services.projection import StoredPosition
 
 READ_STORE = "read store"
 
@@ -57,17 +57,6 @@ def read_store_errors() -> Iterator[None]:
         if store_unavailable(error):
             raise DependencyUnavailable(READ_STORE) from error
         raise
-
-
-def create_read_schema(engine: Engine, projections: Sequence[str] = (USERS_PROJECTION,)) -> None:
-    """Create the read model's tables and a position row per projection, if they are missing."""
-    # One transaction holding the write lock: the workers of an instance all start at once.
-    with read_store_errors(), writing(engine).begin() as connection:
-        read_metadata.create_all(connection)
-        existing = set(connection.execute(select(projection_position.c.name)).scalars())
-        for name in projections:
-            if name not in existing:
-                connection.execute(insert(projection_position).values(name=name, position=0))
 
 
 class SqlAlchemyProjectionTransaction:

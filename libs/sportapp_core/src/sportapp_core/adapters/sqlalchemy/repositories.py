@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,9 +12,16 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
 from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
 from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
+
+# PostgreSQL advisory locks, shared by every client of the database. The outbox's tail is one
+# 64-bit key; an Idempotency-Key is a pair of 32-bit keys (a key space of its own): this constant
+# and a hash of the Idempotency-Key.
+OUTBOX_TAIL_LOCK = 0x5350_4F52_5441_0001
+IDEMPOTENCY_KEY_LOCKS = 0x5350_0002
 
 
 def _user(row: Row[Any]) -> User:
@@ -85,17 +93,34 @@ def _is_unique_email_violation(error: IntegrityError) -> bool:
 
 
 class SqlAlchemyOutbox:
-    """The outbox table, written with the state change and read by position."""
+    """The outbox table, written with the state change and read by position.
+
+    Positions are given in commit order and without gaps, so that a reader resuming "after N" never
+    skips an event that commits late. Each position is the newest one + 1, taken while holding a
+    lock that lasts until the transaction ends: at most one transaction at a time has an
+    uncommitted outbox row, and its position is above every committed one. A rolled-back row
+    leaves no hole, the next writer takes its position. On SQLite the lock is the write lock that
+    writing transactions take at ``BEGIN IMMEDIATE``; on PostgreSQL, where writers run
+    concurrently, it is an advisory lock taken right before the insert, so that writers queue only
+    for the tail of their transactions. (A sequence would hand out positions at insert, not at
+    commit: a reader could pass position 8, committed, while 7 is still to come.) A registration
+    appends after inserting its user and locking its Idempotency-Key, and then writes only that
+    key's record: the tail lock's holder never waits for a writer that waits for the tail, so
+    writers cannot deadlock over it.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
     def append(self, event: UserRegistered, recorded_at: datetime) -> int:
-        """Insert ``event``; return its position."""
+        """Insert ``event`` at the next position; return the position."""
+        lock_until_commit(self._connection, OUTBOX_TAIL_LOCK)
+        next_position = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
         return int(
             self._connection.execute(
                 insert(outbox)
                 .values(
+                    position=next_position,
                     name=event.name,
                     payload=json.dumps(event.to_payload(), separators=(",", ":")),
                     recorded_at=recorded_at,
@@ -126,13 +151,23 @@ class SqlAlchemyOutbox:
 
 
 class SqlAlchemyIdempotencyKeys:
-    """Idempotency-Key records."""
+    """Idempotency-Key records.
 
-    def __init__(self, connection: Connection) -> None:
+    In a writing unit of work, what was read of a key must not change before the unit writes
+    (claims and records read a key, then decide). On SQLite the write lock held since
+    ``BEGIN IMMEDIATE`` sees to it; on PostgreSQL :meth:`get` first locks the key until the
+    transaction ends, so that the same key's claims and records follow one another while other
+    keys go on.
+    """
+
+    def __init__(self, connection: Connection, *, for_writing: bool = False) -> None:
         self._connection = connection
+        self._for_writing = for_writing
 
     def get(self, key: str) -> IdempotencyRecord | None:
         """The record of ``key``, if any."""
+        if self._for_writing:
+            lock_until_commit(self._connection, IDEMPOTENCY_KEY_LOCKS, _lock_key(key))
         row = self._connection.execute(
             select(idempotency_keys).where(idempotency_keys.c.key == key)
         ).first()
@@ -147,7 +182,7 @@ class SqlAlchemyIdempotencyKeys:
         )
 
     def put(self, record: IdempotencyRecord) -> None:
-        """Insert or replace ``record`` (callers hold the write lock, so delete+insert is atomic)."""
+        """Insert or replace ``record`` (callers hold the key since :meth:`get`: delete+insert is atomic)."""
         self._connection.execute(delete(idempotency_keys).where(idempotency_keys.c.key == record.key))
         self._connection.execute(
             insert(idempotency_keys).values(
@@ -168,3 +203,8 @@ class SqlAlchemyIdempotencyKeys:
                 idempotency_keys.c.user_id.is_(None),
             )
         )
+
+
+def _lock_key(key: str) -> int:
+    # A signed 32-bit hash: two keys that share it only wait for each other, never mix.
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big", signed=True)

@@ -26,8 +26,10 @@ users = Table(
 outbox = Table(
     "outbox",
     metadata,
-    # AUTOINCREMENT: positions are never reused, so a reader's cursor never points at a new event.
-    Column("position", Id, primary_key=True, autoincrement=True),
+    # Given by the outbox itself, newest + 1 under a lock held until commit (SqlAlchemyOutbox):
+    # positions follow commit order without gaps, on PostgreSQL too, where a sequence would hand
+    # them out at insert. (SQLite keeps the AUTOINCREMENT of the table's first version.)
+    Column("position", Id, primary_key=True, autoincrement=False),
     Column("name", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),

@@ -24,8 +24,9 @@ class SqlAlchemyUnitOfWork:
     events: SqlAlchemyOutbox
     idempotency: SqlAlchemyIdempotencyKeys
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, for_writing: bool = False) -> None:
         self._engine = engine
+        self._for_writing = for_writing
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
@@ -41,7 +42,7 @@ class SqlAlchemyUnitOfWork:
             raise
         self.users = SqlAlchemyUserRepository(self._connection)
         self.outbox = self.events = SqlAlchemyOutbox(self._connection)
-        self.idempotency = SqlAlchemyIdempotencyKeys(self._connection)
+        self.idempotency = SqlAlchemyIdempotencyKeys(self._connection, for_writing=self._for_writing)
         return self
 
     def __exit__(
@@ -78,4 +79,6 @@ class SqlAlchemyUnitOfWorkFactory:
         self._writing_engine = writing(engine)
 
     def __call__(self, *, for_writing: bool = False) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self._writing_engine if for_writing else self.engine)
+        if for_writing:
+            return SqlAlchemyUnitOfWork(self._writing_engine, for_writing=True)
+        return SqlAlchemyUnitOfWork(self.engine)

@@ -1,0 +1,115 @@
+"""Schema migrations (Alembic) of the two stores: the write store and consulta's read model.
+
+Each store has an Alembic environment of its own (``write_store/``, ``read_store/``, each with its
+``versions/``) and its own version table, so that both could share one database. Services call
+:func:`upgrade_schema` when they start. A new revision, compared against the tables in Python::
+
+    from alembic import command
+    from sportapp_core.adapters.sqlalchemy import create_store_engine
+    from sportapp_core.adapters.sqlalchemy.migrations import (
+        WRITE_STORE_SCHEMA, alembic_config, upgrade_schema
+    )
+
+    engine = create_store_engine("sqlite:///var/dev.db")
+    upgrade_schema(engine, WRITE_STORE_SCHEMA)
+    with engine.connect() as connection:
+        command.revision(alembic_config(WRITE_STORE_SCHEMA, connection), "what changes", autogenerate=True)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection, Engine
+
+from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit, writing
+from sportapp_core.adapters.sqlalchemy.read_model import read_metadata
+from sportapp_core.adapters.sqlalchemy.tables import metadata
+
+_HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class StoreSchema:
+    """A store whose schema Alembic keeps: its tables, its scripts, where its revision is kept."""
+
+    name: str
+    metadata: MetaData
+    # The PostgreSQL advisory lock that upgrades of this store take (see :func:`upgrade_schema`).
+    lock_key: int
+
+    @property
+    def script_location(self) -> str:
+        """The folder of this store's Alembic environment."""
+        return str(_HERE / self.name)
+
+    @property
+    def version_table(self) -> str:
+        """The table holding the store's revision."""
+        return f"alembic_version_{self.name}"
+
+    def includes_table(self, name: str) -> bool:
+        """Whether a table found in the database is this store's business when comparing schemas.
+
+        Another store's tables and revision are not (both stores may share one database); any
+        other table is, so that a table the metadata lacks shows up as a difference.
+        """
+        return name in self.metadata.tables or name not in _foreign_tables(self)
+
+
+WRITE_STORE_SCHEMA = StoreSchema("write_store", metadata, lock_key=0x5350_4F52_5441_0003)
+READ_STORE_SCHEMA = StoreSchema("read_store", read_metadata, lock_key=0x5350_4F52_5441_0004)
+SCHEMAS = (WRITE_STORE_SCHEMA, READ_STORE_SCHEMA)
+
+# Alembic runs a migration through module-level proxies (alembic.context, alembic.op): one upgrade
+# at a time per process. Other processes are kept out by the database lock.
+_one_upgrade_per_process = threading.Lock()
+
+
+def _foreign_tables(schema: StoreSchema) -> Collection[str]:
+    tables = {other.version_table for other in SCHEMAS}
+    for other in SCHEMAS:
+        if other is not schema:
+            tables |= set(other.metadata.tables)
+    return tables - set(schema.metadata.tables)
+
+
+def alembic_config(schema: StoreSchema, connection: Connection) -> Config:
+    """Alembic's configuration for ``schema``, working on ``connection`` (and its transaction)."""
+    config = Config()
+    config.set_main_option("script_location", schema.script_location)
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_schema(engine: Engine, schema: StoreSchema) -> None:
+    """Bring the store's ``schema`` to its newest revision; safe when every worker does it at once.
+
+    One transaction (SQLite and PostgreSQL both have transactional DDL) under one lock: SQLite's
+    write lock, taken at ``BEGIN IMMEDIATE``, or a PostgreSQL advisory lock. Workers starting
+    together queue; each after the first finds the store at its newest revision and does nothing.
+    An upgrade that fails leaves the store as it was. A store made before migrations existed (by
+    ``create_all``) is adopted by the first revision, which creates only what is missing.
+    """
+    with _one_upgrade_per_process, writing(engine).begin() as connection:
+        lock_until_commit(connection, schema.lock_key)
+        command.upgrade(alembic_config(schema, connection), "head")
+
+
+def current_revision(connection: Connection, schema: StoreSchema) -> str | None:
+    """The revision the store's ``schema`` is at (None before its first upgrade)."""
+    context = MigrationContext.configure(connection, opts={"version_table": schema.version_table})
+    return context.get_current_revision()
+
+
+def head_revision(schema: StoreSchema) -> str | None:
+    """The newest revision among ``schema``'s scripts."""
+    return ScriptDirectory(schema.script_location).get_current_head()
