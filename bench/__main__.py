@@ -25,7 +25,7 @@ class Plan:
         self.quick = quick
         self.hash_s = 3.0 if quick else 8.0
         self.step_s = 4.0 if quick else 10.0
-        self.query_s = 4 if quick else 10
+        self.query_s = 2 if quick else 5  # per run; three interleaved rounds
         self.lag_s = 8.0 if quick else 30.0
         self.trials = 3 if quick else 10
         self.saturation_s = 20.0 if quick else 60.0

@@ -176,32 +176,46 @@ def _figure(
     return figure
 
 
+ROUNDS = 3
+
+
+def median_run(runs: list[WrkResult]) -> WrkResult:
+    """The run with the median throughput: one measured run, not a blend of several."""
+    return sorted(runs, key=lambda run: run.requests_per_s)[len(runs) // 2]
+
+
 def measure(*, duration_s: int) -> list[Figure]:
-    """The two query figures, each against the same baseline runs."""
+    """The two query figures against the baselines, in interleaved rounds.
+
+    The machine is shared: a neighbour's burst during one run would tilt a ratio taken from two
+    runs minutes apart. Each round runs the baselines and the stack back to back (both baseline
+    apps stay up beside the stack), and each figure is the median run over the rounds.
+    """
+    runs: dict[str, list[WrkResult]] = {"flask": [], "bare": [], "by_id": [], "check": []}
     with bench_stack() as stack:
         ids = seed_users(stack, SEEDED_USERS)
-        baselines = {}
-        for name, wsgi_app in (("flask", "bench.hello:create_flask_app()"), ("bare", "bench.hello:app")):
-            with hello_behind_nginx(stack, wsgi_app) as hello_url:
-                baselines[name] = run_wrk(
-                    hello_url, ["/hello"], duration_s=duration_s, connections=CONNECTIONS
-                )
-            print(f"  {name} hello: {baselines[name].requests_per_s:.0f} req/s, "
-                  f"p99 {baselines[name].p99_ms} ms", flush=True)
-        by_id = run_wrk(
-            stack.config.gateway_url,
-            [f"/user-queries/users/{user_id}" for user_id in ids],
-            duration_s=duration_s,
-            connections=CONNECTIONS,
-        )
-        check = run_wrk(
-            stack.config.gateway_url,
+        paths = {
+            "by_id": [f"/user-queries/users/{user_id}" for user_id in ids],
             # Half of them registered, half free: both answers of the check.
-            [f"{CHECK_PATH}?correo=query-bench-{i}%40sportapp-bench.dev" for i in range(0, 100, 2)],
-            duration_s=duration_s,
-            connections=CONNECTIONS,
-        )
-    flask, bare = baselines["flask"], baselines["bare"]
+            "check": [f"{CHECK_PATH}?correo=query-bench-{i}%40sportapp-bench.dev" for i in range(0, 100, 2)],
+        }
+        with (
+            hello_behind_nginx(stack, "bench.hello:create_flask_app()") as flask_url,
+            hello_behind_nginx(stack, "bench.hello:app") as bare_url,
+        ):
+            for number in range(ROUNDS):
+                for name, url, wanted in (
+                    ("flask", flask_url, ["/hello"]),
+                    ("bare", bare_url, ["/hello"]),
+                    ("by_id", stack.config.gateway_url, paths["by_id"]),
+                    ("check", stack.config.gateway_url, paths["check"]),
+                ):
+                    runs[name].append(run_wrk(url, wanted, duration_s=duration_s, connections=CONNECTIONS))
+                print(f"  round {number + 1}/{ROUNDS}: " + ", ".join(
+                    f"{name} {results[-1].requests_per_s:.0f}/s" for name, results in runs.items()
+                ), flush=True)
+    flask, bare = median_run(runs["flask"]), median_run(runs["bare"])
+    by_id, check = median_run(runs["by_id"]), median_run(runs["check"])
     return [
         _figure("query_by_id", "GET /user-queries/users/<id>, req/s", by_id, flask, bare, duration_s),
         _figure("query_check", "GET /user-queries/users/check, req/s", check, flask, bare, duration_s),
