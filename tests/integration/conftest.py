@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.integration import postgres
+from tests.integration import postgres, redis_server
 from tests.integration.backends import BACKENDS, SQLITE
 
 
@@ -38,6 +38,23 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL of a fresh schema of its own on the server, dropped after the test."""
     with postgres.fresh_schema(postgres_server) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server's URL. Fails when it does not answer, unless SPORTAPP_SKIP_REDIS=1."""
+    if redis_server.skipped():
+        pytest.skip(f"{redis_server.SKIP_VARIABLE}=1: Redis tests skipped")
+    url = redis_server.server_url()
+    reason = redis_server.unreachable_reason(url)
+    if reason is not None:
+        pytest.fail(
+            f"Redis does not answer at {url} ({reason}). Start it (bash scripts/services starts "
+            f"it, as CI does), point {redis_server.URL_VARIABLE} at another server, or set "
+            f"{redis_server.SKIP_VARIABLE}=1 to skip the Redis tests.",
+            pytrace=False,
+        )
+    return url
 
 
 @pytest.fixture(params=BACKENDS)

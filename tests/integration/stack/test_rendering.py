@@ -112,3 +112,26 @@ def test_a_zero_burst_is_valid_nginx(var_dir: Path) -> None:
     stack.render()
 
     assert "limit_req zone=registrations nodelay;" in stack.config.nginx_config.read_text()
+
+
+def test_with_redis_streams_the_relay_runs_and_consulta_reads_the_stream(var_dir: Path) -> None:
+    config = stack_config(var_dir, event_transport="redis", event_stream="sportapp:run-1:events")
+    stack = Stack(config)
+
+    names = [program.name for program in stack.programs]
+    relay = stack.program("relay")
+    consulta = stack.program("consulta").environment
+
+    assert names.index("db") < names.index("relay") < names.index("consulta")
+    assert relay.command[1:] == ("-m", "sportapp_db.relay")
+    assert relay.environment["SPORTAPP_STORE_URL"] == config.write_store_url
+    assert relay.environment["SPORTAPP_EVENT_STREAM"] == consulta["SPORTAPP_EVENT_STREAM"]
+    assert consulta["SPORTAPP_EVENT_TRANSPORT"] == "redis"
+    assert "relay" not in [p.name for p in Stack(stack_config(var_dir)).programs]
+
+
+def test_an_unknown_backend_or_transport_is_refused(var_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="backend"):
+        stack_config(var_dir, backend="mysql")
+    with pytest.raises(ConfigError, match="event transport"):
+        stack_config(var_dir, event_transport="kafka")

@@ -17,7 +17,8 @@ import sportapp_core
 
 CORE_ROOT = Path(sportapp_core.__file__).parent
 FRAMEWORKS = frozenset(
-    {"flask", "flask_restful", "requests", "sqlalchemy", "werkzeug", "gunicorn", "prometheus_client"}
+    {"flask", "flask_restful", "requests", "sqlalchemy", "werkzeug", "gunicorn", "prometheus_client",
+     "redis"}
 )
 APPS = frozenset(
     {"sportapp_db", "sportapp_registro", "sportapp_consulta", "sportapp_monitor", "sportapp_stack"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,6 +15,7 @@ from sportapp_consulta.metrics import ProjectionMetrics
 from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.http.feed_client import DbServiceFeed
+from sportapp_core.adapters.redis_streams import RedisStreamSource, connect
 from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
@@ -51,6 +54,22 @@ class Services:
         return projection_report(self.read_model.position(USERS_PROJECTION), status)
 
 
+def event_source(settings: ConsultaSettings) -> EventSource:
+    """The projector's source of events, by ``settings.event_transport``."""
+    if settings.event_transport == "redis":
+        # One consumer per process: gunicorn workers and replicas share the group, and the read
+        # model's position decides what is applied (see sportapp_core.adapters.redis_streams).
+        client = connect(settings.redis_url, read_timeout_s=settings.projection_wait_s + 5)
+        return RedisStreamSource(
+            client,
+            stream=settings.event_stream,
+            group=settings.consumer_group,
+            consumer=f"{settings.instance}-{socket.gethostname()}-{os.getpid()}",
+            claim_min_idle_ms=settings.claim_min_idle_ms,
+        )
+    return DbServiceFeed(settings.db_service_url)
+
+
 def bootstrap(
     settings: ConsultaSettings, *, source: EventSource | None = None, clock: Clock | None = None
 ) -> Services:
@@ -66,7 +85,7 @@ def bootstrap(
     if settings.projector:
         projector = Projector(
             read_model,
-            source or DbServiceFeed(settings.db_service_url),
+            source or event_source(settings),
             clock or SystemClock(),
             settings=ProjectionSettings(
                 batch_size=settings.projection_batch_size, wait_s=settings.projection_wait_s

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sportapp_core.adapters.web.settings import SettingsError
+
+EVENT_TRANSPORTS = ("http", "redis")
+
 
 @dataclass(frozen=True, slots=True)
 class ConsultaSettings:
@@ -17,5 +21,19 @@ class ConsultaSettings:
     projection_batch_size: int = 100
     # How long the db service holds a pull open when there is nothing new (it allows up to 10 s).
     projection_wait_s: float = 5.0
+    # Where the projector reads events: "http" (db's feed, long-polled) or "redis" (a stream that
+    # db's relay publishes the outbox to, read through a consumer group shared by every process).
+    event_transport: str = "http"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    event_stream: str = "sportapp:events"
+    consumer_group: str = "consulta"
+    # How long an entry stays with a consumer that stopped reading before another one takes it.
+    claim_min_idle_ms: int = 10_000
     log_level: str = "INFO"
     max_body_bytes: int = 16 * 1024
+
+    def __post_init__(self) -> None:
+        if self.event_transport not in EVENT_TRANSPORTS:
+            raise SettingsError(
+                f"SPORTAPP_EVENT_TRANSPORT={self.event_transport!r} is not one of {EVENT_TRANSPORTS}"
+            )

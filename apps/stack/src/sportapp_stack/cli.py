@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
+from sportapp_stack.backends import new_run_id, with_backend
 from sportapp_stack.compose import stale_compose_files, write_compose_files
-from sportapp_stack.config import ConfigError, StackConfig, find_nginx, find_root
+from sportapp_stack.config import BACKENDS, ConfigError, StackConfig, find_nginx, find_root
 from sportapp_stack.experiment.command import experiment, report
 from sportapp_stack.stack import SUPERVISORD_LOG_PART, Stack, StackError
 
@@ -82,12 +83,24 @@ def main() -> None:
 @click.option("--timeout", "start_timeout_s", envvar="SPORTAPP_START_TIMEOUT_S", type=click.FloatRange(1),
               default=60.0, show_default=True, show_envvar=True,
               help="Seconds every part has to become healthy.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="sqlite", show_default=True,
+              help="The stores: SQLite (files, or the URLs above), or a fresh PostgreSQL database "
+                   "of this stack's own on SPORTAPP_POSTGRES_URL's server, with consulta fed "
+                   "through Redis Streams (SPORTAPP_REDIS_URL) by a relay process.")
+@click.option("--keep", "keep_database", is_flag=True,
+              help="With --backend postgres: `down` keeps the database and the stream.")
+@click.option("--redis-url", envvar="SPORTAPP_REDIS_URL", default="redis://127.0.0.1:6379/0",
+              show_default=True, show_envvar=True, help="The Redis server of --backend postgres.")
 @click.option("--fresh", is_flag=True, help="Delete the SQLite stores of the work folder first.")
 def up(var_dir: Path, root: Path | None, fresh: bool, **settings: Any) -> None:
     """Start every part and return once all are healthy (or stop them all and fail)."""
     try:
         config = StackConfig(var_dir=var_dir.resolve(), root=(root or find_root()).resolve(), **settings)
         stack = Stack(config)
+        if stack.supervisord_running():
+            raise StackError(f"a stack already runs from {config.var_dir}: `sportapp down` first")
+        stack = Stack(with_backend(config, new_run_id()))
+        config = stack.config
         stack.start(fresh=fresh)
     except (ConfigError, StackError) as error:
         raise click.ClickException(str(error)) from None
@@ -127,7 +140,10 @@ def down(var_dir: Path, timeout_s: float) -> None:
     """Stop every part through supervisord, then supervisord; wait until no process is left."""
     stack = _load(var_dir)
     running = stack.supervisord_running()
-    leftovers = stack.stop(timeout_s)
+    try:
+        leftovers = stack.stop(timeout_s)
+    except ConfigError as error:  # the processes are gone; the run's database could not be dropped
+        raise click.ClickException(str(error)) from None
     if leftovers:
         click.echo(f"killed {len(leftovers)} process(es) that did not stop in time: {leftovers}", err=True)
     click.echo("stack down" if running else f"no stack was running from {stack.config.var_dir}")

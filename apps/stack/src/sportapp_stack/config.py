@@ -25,6 +25,9 @@ class ConfigError(ValueError):
     """A stack setting that cannot work (a port used twice, a malformed rate, ...)."""
 
 
+BACKENDS = ("sqlite", "postgres")
+EVENT_TRANSPORTS = ("http", "redis")
+
 PORT_FIELDS = (
     "gateway_port",
     "db_port",
@@ -88,6 +91,18 @@ class StackConfig:
     # Empty: a SQLite file in the work folder.
     store_url: str = ""
     read_store_url: str = ""
+    # What the stores are on: "sqlite" (files in the work folder, or the URLs above) or
+    # "postgres" (a database of the run's own, see sportapp_stack.backends).
+    backend: str = "sqlite"
+    # How consulta gets the events: "http" (db's feed) or "redis" (a stream fed by the relay).
+    event_transport: str = "http"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    event_stream: str = "sportapp:events"
+    # The PostgreSQL database made for this stack (and the server's URL): `down` drops it
+    # unless ``keep_database``.
+    run_database: str = ""
+    postgres_server_url: str = ""
+    keep_database: bool = False
     nginx_bin: str = dataclasses.field(default_factory=find_nginx)
     start_timeout_s: float = 60.0
 
@@ -108,6 +123,12 @@ class StackConfig:
             raise ConfigError("registration burst cannot be negative")
         if not _SIZE_SHAPE.match(self.client_max_body):
             raise ConfigError(f"body size {self.client_max_body!r} is not like '16k'")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.event_transport not in EVENT_TRANSPORTS:
+            raise ConfigError(
+                f"event transport {self.event_transport!r} is not one of {', '.join(EVENT_TRANSPORTS)}"
+            )
         if len(str(self.socket)) > _MAX_SOCKET_PATH:
             raise ConfigError(f"the work folder's path is too long for a unix socket: {self.socket}")
 

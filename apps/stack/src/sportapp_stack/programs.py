@@ -18,6 +18,7 @@ class Program:
 
     name: str
     command: tuple[str, ...]
+    # Empty for a part without HTTP (the relay): running is healthy.
     health_url: str
     environment: Mapping[str, str] = field(default_factory=dict)
     # supervisord restarts a part that dies unexpectedly, except registro's instances: restarting
@@ -45,6 +46,7 @@ def programs(config: StackConfig) -> list[Program]:
                 "SPORTAPP_STORE_URL": config.write_store_url,
             },
         ),
+        *([_relay(config)] if config.event_transport == "redis" else []),
         Program(
             name="consulta",
             command=_gunicorn(config, "consulta"),
@@ -54,6 +56,8 @@ def programs(config: StackConfig) -> list[Program]:
                 "SPORTAPP_READ_STORE_URL": config.consulta_store_url,
                 "SPORTAPP_DB_SERVICE_URL": config.db_service_url,
                 "SPORTAPP_PROJECTOR": "true",
+                "SPORTAPP_EVENT_TRANSPORT": config.event_transport,
+                **(_stream_env(config) if config.event_transport == "redis" else {}),
             },
         ),
         _registro(config, "registro-primary", config.registro_primary_port),
@@ -71,6 +75,26 @@ def programs(config: StackConfig) -> list[Program]:
         ),
         *([_monitor(config)] if config.monitor else []),
     ]
+
+
+def _relay(config: StackConfig) -> Program:
+    # Publishes db's outbox to the stream consulta reads; no HTTP, so no health URL: running is
+    # healthy, and supervisord restarts it if it dies (it resumes from the stream's newest entry).
+    return Program(
+        name="relay",
+        command=(sys.executable, "-m", "sportapp_db.relay"),
+        health_url="",
+        environment={
+            "SPORTAPP_INSTANCE": "relay",
+            "SPORTAPP_STORE_URL": config.write_store_url,
+            **_stream_env(config),
+        },
+        stop_wait_s=5,
+    )
+
+
+def _stream_env(config: StackConfig) -> dict[str, str]:
+    return {"SPORTAPP_REDIS_URL": config.redis_url, "SPORTAPP_EVENT_STREAM": config.event_stream}
 
 
 def _monitor(config: StackConfig) -> Program:

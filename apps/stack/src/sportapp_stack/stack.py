@@ -25,6 +25,7 @@ import requests
 
 from sportapp_core.adapters.nginx import Nginx, NginxConfigError, write_atomically
 from sportapp_core.adapters.supervisor import ProgramInfo, Supervisor
+from sportapp_stack.backends import drop_run_stores
 from sportapp_stack.config import HOST, STATE_FILE, StackConfig
 from sportapp_stack.openapi import write_openapi
 from sportapp_stack.programs import METRICS_ENV, Program, programs
@@ -215,6 +216,8 @@ class Stack:
         statuses = []
         for program, (healthy, health) in zip(self.programs, checks, strict=True):
             info = (infos or {}).get(program.name)
+            if not program.health_url:
+                healthy = healthy and info is not None and info.state == "RUNNING"
             statuses.append(
                 PartStatus(
                     name=program.name,
@@ -253,7 +256,10 @@ class Stack:
             # Alive but deaf (its socket is gone): SIGTERM makes it stop its programs and exit.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(supervisord, signal.SIGTERM)
-        return _wait_gone(groups, timeout_s)
+        leftovers = _wait_gone(groups, timeout_s)
+        if self.config.run_database and not self.config.keep_database:
+            drop_run_stores(self.config)
+        return leftovers
 
     # --- logs ------------------------------------------------------------------------------------
 
@@ -303,6 +309,8 @@ def _http() -> requests.Session:
 
 
 def _check(http: requests.Session, url: str) -> tuple[bool, str]:
+    if not url:
+        return True, "running (no health URL)"
     try:
         response = http.get(url, timeout=_HEALTH_TIMEOUT_S)
     except requests.RequestException as error:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sportapp_stack.config import ConfigError, find_root
+from sportapp_stack.config import BACKENDS, ConfigError, find_root
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
 from sportapp_stack.experiment.conduct import ExperimentOptions, ExperimentOutcome, run_experiment
 from sportapp_stack.experiment.faults import SCENARIOS
@@ -78,6 +78,11 @@ def parse_expectations(items: tuple[str, ...]) -> Expectations:
                    "('none' unsets one). Repeatable.")
 @click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="The repository (default: found from the current folder).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="sqlite", show_default=True,
+              help="The stores: SQLite files, or a fresh PostgreSQL database of the run's own (on "
+                   "SPORTAPP_POSTGRES_URL's server) with consulta fed through Redis Streams.")
+@click.option("--keep", "keep_database", is_flag=True,
+              help="With --backend postgres: keep the run's database and stream afterwards.")
 def experiment(
     scenario: str,
     duration_s: float,
@@ -88,6 +93,8 @@ def experiment(
     out_dir: Path | None,
     expect_items: tuple[str, ...],
     root: Path | None,
+    backend: str,
+    keep_database: bool,
 ) -> None:
     """Run the experiment: a fresh stack, open-loop load, an injected fault, a verified report.
 
@@ -122,6 +129,8 @@ def experiment(
             out_dir=base / name if len(names) > 1 else base,
             root=repository,
             expect=expect,
+            backend=backend,
+            keep_database=keep_database,
         )
         try:
             outcomes.append(_run_with_progress(console, options))

@@ -21,6 +21,7 @@ import requests
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.event_log import read_events
 from sportapp_core.adapters.web.gunicorn import service_settings
+from sportapp_stack.backends import new_run_id, with_backend
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_nginx, free_ports
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
 from sportapp_stack.experiment.faults import SCENARIOS, FaultInjector, Scenario, ScenarioPlayer
@@ -55,6 +56,10 @@ class ExperimentOptions:
     # After the load stops: how long the stack gets to finish recovering (failback) before the
     # stores are checked.
     settle_s: float = 10.0
+    # "sqlite", or "postgres": a database of the run's own, and consulta fed through Redis Streams.
+    backend: str = "sqlite"
+    # Keep the run's PostgreSQL database (and stream) after the run.
+    keep_database: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,11 @@ def run_experiment(
         # The load comes from one address: the gateway's per-client limit must not be the fault.
         registration_rate=f"{max(200, int(options.rate * 4))}r/s",
         registration_burst=max(400, int(options.rate * 8)),
+        backend=options.backend,
+        keep_database=options.keep_database,
         **ports,
     )
+    config = with_backend(config, new_run_id())
     stack = Stack(config)
     stage(f"starting a fresh stack in {var_dir}")
     stack.start(fresh=True)
@@ -133,6 +141,8 @@ def run_experiment(
         "read_model_caught_up": verification.read_model_caught_up,
         "lost_examples": verification.lost_examples,
     }
+    report["backend"] = config.backend
+    report["event_transport"] = config.event_transport
     report["injection_errors"] = player.errors
     failed = hypothesis_holds(report, options.expect)
     if player.errors:
@@ -233,6 +243,7 @@ def _parameters(
         parallelism=int(os.environ.get("SPORTAPP_ARGON2_PARALLELISM", default.parallelism)),
     )
     store = config.write_store_url.split(":", 1)[0]
+    # Never the URL itself: it may carry a password.
     return {
         "duration_s": options.duration_s,
         "rate_per_s": options.rate,
@@ -240,6 +251,8 @@ def _parameters(
         "load": options.load,
         "invalid_emails": scenario.invalid_emails,
         "store": store,
+        "backend": config.backend,
+        "event_transport": config.event_transport,
         "ports": config.ports(),
         "monitor": monitor,
         "registro_gunicorn": {

@@ -52,6 +52,12 @@ def render_report_md(
 ) -> str:
     """The report's Markdown text, with figure links relative to ``base``."""
     lines = [f"# Experiment `{report.get('scenario')}` (masking {_on_off(report.get('masking'))})", ""]
+    if report.get("backend"):
+        lines += [
+            f"Stores on **{report['backend']}**, events to consulta through "
+            f"**{report.get('event_transport')}**.",
+            "",
+        ]
     lines += _verdict(report, failed_checks)
     lines += ["", "## Figures", ""]
     titles = {

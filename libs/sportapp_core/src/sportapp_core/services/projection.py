@@ -215,7 +215,9 @@ class Projector:
         events = [event for event in batch.events if event.position > stored.position]
         answered = replace(self._status, feed_up=True, head=head, last_error=None)
         if not events:
-            self._publish(replace(answered, caught_up=True))
+            # Nothing to apply is not always caught up: a transport that hands over only a
+            # gap-free run (Redis Streams) may know of newer events it cannot apply yet.
+            self._publish(replace(answered, caught_up=answered.caught_up or head <= stored.position))
             return 0
         outcome = self._apply(stored.position, events)
         if outcome is None:

@@ -1,0 +1,69 @@
+"""A short baseline run with --backend postgres: a database of the run's own on the PostgreSQL
+server, consulta fed by the relay through a Redis stream of the run's own, verified afterwards."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from sportapp_stack.backends import postgres_server_url
+from sportapp_stack.experiment.conduct import ExperimentOptions, run_experiment
+from tests.conftest import REPO, work_dir
+
+pytestmark = [pytest.mark.integration, pytest.mark.stack]
+
+
+def run_databases() -> set[str]:
+    engine = create_engine(postgres_server_url())
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT datname FROM pg_database WHERE datname LIKE 'sportapp\\_%'")
+            rows = connection.execute(query)
+            return {str(name) for (name,) in rows}
+    finally:
+        engine.dispose()
+
+
+def test_baseline_on_postgres_with_redis_streams_loses_and_duplicates_nothing(
+    postgres_server: str, redis_url: str
+) -> None:
+    before = run_databases()
+    out_dir = work_dir("sportapp-exp-postgres-")
+    try:
+        outcome = run_experiment(
+            ExperimentOptions(
+                scenario="baseline",
+                duration_s=4,
+                rate=10,
+                out_dir=out_dir,
+                root=REPO,
+                settle_s=2,
+                backend="postgres",
+            )
+        )
+        report = json.loads((out_dir / "report.json").read_text())
+        markdown = (out_dir / "report.md").read_text()
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+    assert report["backend"] == "postgres"
+    assert report["event_transport"] == "redis"
+    assert report["parameters"]["store"] == "postgresql+psycopg"
+    assert report["availability"] == 1.0
+    assert report["registrations_acknowledged"] > 0
+    assert report["registrations_lost"] == 0
+    assert report["registrations_duplicated"] == 0
+    assert report["verification"]["read_model_caught_up"] is True
+    assert outcome.held, outcome.failed_checks
+    assert "**postgres**" in markdown
+    # The run's database and stream are gone afterwards.
+    assert run_databases() == before
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert not client.keys("sportapp:sportapp_*:events")
+    finally:
+        client.close()
