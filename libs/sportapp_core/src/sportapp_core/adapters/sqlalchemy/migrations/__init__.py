@@ -18,7 +18,9 @@ Each store has an Alembic environment of its own (``write_store/``, ``read_store
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +31,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit, writing
 from sportapp_core.adapters.sqlalchemy.read_model import read_metadata
 from sportapp_core.adapters.sqlalchemy.tables import metadata
 
 _HERE = Path(__file__).resolve().parent
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,12 @@ def alembic_config(schema: StoreSchema, connection: Connection) -> Config:
     return config
 
 
-def upgrade_schema(engine: Engine, schema: StoreSchema) -> None:
+# How long a starting worker keeps trying while the store is busy (another worker upgrading it,
+# on a loaded machine) or not answering yet (PostgreSQL starting beside it).
+UPGRADE_PATIENCE_S = 60.0
+
+
+def upgrade_schema(engine: Engine, schema: StoreSchema, *, patience_s: float = UPGRADE_PATIENCE_S) -> None:
     """Bring the store's ``schema`` to its newest revision; safe when every worker does it at once.
 
     One transaction (SQLite and PostgreSQL both have transactional DDL) under one lock: SQLite's
@@ -98,10 +107,28 @@ def upgrade_schema(engine: Engine, schema: StoreSchema) -> None:
     together queue; each after the first finds the store at its newest revision and does nothing.
     An upgrade that fails leaves the store as it was. A store made before migrations existed (by
     ``create_all``) is adopted by the first revision, which creates only what is missing.
+
+    A store already at the newest revision is seen without the write lock, and the scripts are
+    read before it is taken, so the lock is held for the DDL alone. SQLite's ``busy_timeout`` still
+    bounds one wait for the lock (queued workers on a loaded machine can pass it), so a store
+    that is busy or not answering is tried again, for ``patience_s`` in all.
     """
-    with _one_upgrade_per_process, writing(engine).begin() as connection:
-        lock_until_commit(connection, schema.lock_key)
-        command.upgrade(alembic_config(schema, connection), "head")
+    head = head_revision(schema)  # reads the revision scripts: outside the lock
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            with engine.connect() as connection:
+                if current_revision(connection, schema) == head:
+                    return
+            with _one_upgrade_per_process, writing(engine).begin() as connection:
+                lock_until_commit(connection, schema.lock_key)
+                command.upgrade(alembic_config(schema, connection), "head")
+            return
+        except OperationalError as error:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("the %s is busy or not answering (%s); upgrading again", schema.name, error.orig)
+            time.sleep(0.25)
 
 
 def current_revision(connection: Connection, schema: StoreSchema) -> str | None:
