@@ -26,6 +26,10 @@ def service_settings(
         "keepalive": 75,
         "timeout": 30,
         "graceful_timeout": graceful_timeout_s,
+        # gunicorn's largest: whatever NGINX lets through (4 KiB lines) must never meet gunicorn's
+        # own limits, which answer in HTML.
+        "limit_request_line": 8190,
+        "limit_request_field_size": 8190,
         "errorlog": "-",
         "loglevel": "info",
         "child_exit": mark_worker_dead,
