@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import cold_start, failover, lag, queries, registration, reload, saturation
-from bench.common import Figure, argon2_parameters
+from bench.common import Figure, registro_settings
 from bench.hashing import hashes_per_second
 from sportapp_stack.config import find_root
 
@@ -35,7 +35,7 @@ class Plan:
     def bound(self) -> float:
         """The hashing bound: from the registration benchmark if it ran, else measured now."""
         if self._bound is None:
-            self._bound = hashes_per_second(self.hash_s, argon2_parameters())
+            self._bound = hashes_per_second(self.hash_s, registro_settings().argon2_parameters())
         return self._bound
 
     def registration(self) -> list[Figure]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import statistics
@@ -16,10 +15,10 @@ from typing import Any
 
 import requests
 
-from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_registro.settings import RegistroSettings
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_root, free_ports
+from sportapp_stack.experiment.analysis import percentile
 from sportapp_stack.experiment.records import RequestRecord
 from sportapp_stack.stack import Stack
 
@@ -50,15 +49,6 @@ class Figure:
     def as_dict(self) -> dict[str, Any]:
         """For the results file."""
         return {**asdict(self), "ratio": None if self.ratio is None else round(self.ratio, 3)}
-
-
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """Nearest-rank percentile: a value that was measured, never an interpolation."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def summary(values: Sequence[float | None]) -> dict[str, float | int | None]:
@@ -134,12 +124,3 @@ def registro_settings() -> RegistroSettings:
     """registro's settings as the stack's instances will read them: from this environment."""
     return settings_from_env(RegistroSettings, os.environ)
 
-
-def argon2_parameters() -> Argon2Parameters:
-    """The argon2id parameters registro hashes with."""
-    settings = registro_settings()
-    return Argon2Parameters(
-        memory_kib=settings.argon2_memory_kib,
-        time_cost=settings.argon2_time_cost,
-        parallelism=settings.argon2_parallelism,
-    )

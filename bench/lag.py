@@ -14,7 +14,8 @@ import time
 
 import aiohttp
 
-from bench.common import Figure, bench_stack, percentile
+from bench.common import Figure, bench_stack
+from sportapp_stack.experiment.analysis import percentile
 
 TARGET_P99_MS = 100.0
 POLL_EVERY_S = 0.005

@@ -14,8 +14,9 @@ from typing import Any
 
 import requests
 
-from bench.common import Figure, bench_stack, load_figures, percentile
+from bench.common import Figure, bench_stack, load_figures
 from sportapp_core.adapters.nginx import Instance, Nginx, UpstreamRoute, read_route, render_upstream
+from sportapp_stack.experiment.analysis import percentile
 from sportapp_stack.experiment.load import LoadConfig, run_load_sync
 from sportapp_stack.stack import Stack
 

@@ -7,6 +7,7 @@ registrations shed with 503 by its admission limit), every ping must still be ec
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from bench.common import Figure, bench_stack, load_figures
 from sportapp_core.adapters.event_log import read_events
@@ -28,10 +29,6 @@ def measure(*, bound: float, duration_s: float) -> list[Figure]:
     downs = [e for e in events if e["event"] == "down"]
     failovers = [e for e in events if e["event"] == "failover_started"]
     misses = [e for e in events if e["event"] == "miss"]
-    statuses: dict[str, int] = {}
-    for record in records:
-        key = str(record.status or record.error)
-        statuses[key] = statuses.get(key, 0) + 1
     figure = Figure(
         key="false_failovers_saturated",
         title=f"failovers + DOWN transitions at {OVERLOAD}x the hashing bound, no fault",
@@ -46,7 +43,7 @@ def measure(*, bound: float, duration_s: float) -> list[Figure]:
             "failovers": len(failovers),
             "downs": len(downs),
             "ping_misses": len(misses),
-            "answers": statuses,
+            "answers": dict(Counter(str(record.status or record.error) for record in records)),
             **load_figures(records, duration_s),
         },
     )

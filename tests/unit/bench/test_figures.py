@@ -8,9 +8,10 @@ import math
 import pytest
 
 from bench.__main__ import table
-from bench.common import Figure, percentile, summary
+from bench.common import Figure, summary
 from bench.registration import P99_LIMIT_MS, best_step, step_rates
 from bench.wrk import parse, rotating_paths_script
+from sportapp_stack.experiment.analysis import percentile
 
 WRK_OUTPUT = """\
 Running 4s test @ http://127.0.0.1:8080

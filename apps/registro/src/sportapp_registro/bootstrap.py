@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
+from sportapp_core.adapters.argon2_hasher import Argon2Hasher
 from sportapp_core.adapters.http.db_client import DbServiceRegistrations
 from sportapp_core.adapters.http.session import ServiceSession
 from sportapp_core.adapters.web.admission import AdmissionLimit
@@ -35,11 +35,7 @@ def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrati
         read_timeout_s=settings.db_timeout_s,
     )
     hasher = Argon2Hasher(
-        Argon2Parameters(
-            memory_kib=settings.argon2_memory_kib,
-            time_cost=settings.argon2_time_cost,
-            parallelism=settings.argon2_parallelism,
-        ),
+        settings.argon2_parameters(),
         max_concurrent=settings.hash_concurrency or None,
     )
     faults = FaultSwitch(settings.fault_dir, settings.instance) if settings.fault_injection else None

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from sportapp_core.adapters.argon2_hasher import Argon2Parameters
+from sportapp_core.adapters.web.gunicorn import service_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,20 @@ class RegistroSettings:
     fault_dir: str = "var/faults"
     # ... and the seed's original fault: an invalid e-mail address brings the instance down.
     seed_crash: bool = False
+
+    def argon2_parameters(self) -> Argon2Parameters:
+        """The argon2id cost parameters this instance hashes with."""
+        return Argon2Parameters(
+            memory_kib=self.argon2_memory_kib,
+            time_cost=self.argon2_time_cost,
+            parallelism=self.argon2_parallelism,
+        )
+
+
+def gunicorn_settings() -> dict[str, Any]:
+    """registro's gunicorn settings (``apps/registro/gunicorn.conf.py``), from the environment.
+
+    More threads than registrations admitted at once (``max_in_flight``, 12): the spare ones
+    answer /ping and /health however busy the instance is.
+    """
+    return service_settings("sportapp_registro:create_app()", default_port=8103, default_threads=32)

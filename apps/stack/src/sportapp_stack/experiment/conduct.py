@@ -3,6 +3,7 @@ verify the stores, and write the report (JSON, Markdown, figures, raw CSV)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -18,9 +19,9 @@ from typing import Any
 
 import requests
 
-from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.event_log import read_events
-from sportapp_core.adapters.web.gunicorn import service_settings
+from sportapp_core.adapters.web.settings import settings_from_env
+from sportapp_registro.settings import RegistroSettings, gunicorn_settings
 from sportapp_stack.backends import new_run_id, with_backend
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_nginx, free_ports
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
@@ -235,13 +236,8 @@ def _parameters(
 ) -> dict[str, Any]:
     # The services inherit this process's environment: what it says of gunicorn and argon2 is
     # what they run with.
-    registro = service_settings("sportapp_registro:create_app()", default_port=0, default_threads=32)
-    default = Argon2Parameters()
-    argon2 = Argon2Parameters(
-        memory_kib=int(os.environ.get("SPORTAPP_ARGON2_MEMORY_KIB", default.memory_kib)),
-        time_cost=int(os.environ.get("SPORTAPP_ARGON2_TIME_COST", default.time_cost)),
-        parallelism=int(os.environ.get("SPORTAPP_ARGON2_PARALLELISM", default.parallelism)),
-    )
+    registro = gunicorn_settings()
+    argon2 = settings_from_env(RegistroSettings, os.environ).argon2_parameters()
     store = config.write_store_url.split(":", 1)[0]
     # Never the URL itself: it may carry a password.
     return {
@@ -258,11 +254,7 @@ def _parameters(
         "registro_gunicorn": {
             name: registro[name] for name in ("worker_class", "workers", "threads")
         },
-        "argon2": {
-            "memory_kib": argon2.memory_kib,
-            "time_cost": argon2.time_cost,
-            "parallelism": argon2.parallelism,
-        },
+        "argon2": dataclasses.asdict(argon2),
         "expectations": dict(vars(options.expect)),
     }
 
