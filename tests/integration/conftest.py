@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -14,21 +15,30 @@ from tests.integration import postgres, redis_server
 from tests.integration.backends import BACKENDS, SQLITE
 
 
+def answering_server(name: str, server: ModuleType, shown_url: str, how_to_start: str) -> str:
+    """``server``'s URL (a module of this folder: postgres, redis_server), or skip or fail the test.
+
+    Skipped when the server's skip variable is 1; failed, saying what to do, when it does not answer.
+    """
+    if server.skipped():
+        pytest.skip(f"{server.SKIP_VARIABLE}=1: {name} tests skipped")
+    url = str(server.server_url())
+    reason = server.unreachable_reason(url)
+    if reason is not None:
+        pytest.fail(
+            f"{name} does not answer at {shown_url or url} ({reason}). Start it ({how_to_start}), "
+            f"point {server.URL_VARIABLE} at another server, or set {server.SKIP_VARIABLE}=1 to "
+            f"skip the {name} tests.",
+            pytrace=False,
+        )
+    return url
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The PostgreSQL server's URL. Fails when it does not answer, unless SPORTAPP_SKIP_POSTGRES=1."""
-    if postgres.skipped():
-        pytest.skip(f"{postgres.SKIP_VARIABLE}=1: PostgreSQL tests skipped")
-    url = postgres.server_url()
-    reason = postgres.unreachable_reason(url)
-    if reason is not None:
-        shown = make_url(url).render_as_string(hide_password=True)
-        pytest.fail(
-            f"PostgreSQL does not answer at {shown} ({reason}). Start it (CI starts it: "
-            f"pg_ctlcluster <version> main start), point {postgres.SERVER_URL_VARIABLE} at another "
-            f"server, or set {postgres.SKIP_VARIABLE}=1 to skip the PostgreSQL tests.",
-            pytrace=False,
-        )
+    shown = make_url(postgres.server_url()).render_as_string(hide_password=True)
+    url = answering_server("PostgreSQL", postgres, shown, "CI starts it: pg_ctlcluster <version> main start")
     postgres.drop_stale_schemas(url)
     return url
 
@@ -43,18 +53,7 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The Redis server's URL. Fails when it does not answer, unless SPORTAPP_SKIP_REDIS=1."""
-    if redis_server.skipped():
-        pytest.skip(f"{redis_server.SKIP_VARIABLE}=1: Redis tests skipped")
-    url = redis_server.server_url()
-    reason = redis_server.unreachable_reason(url)
-    if reason is not None:
-        pytest.fail(
-            f"Redis does not answer at {url} ({reason}). Start it (bash scripts/services starts "
-            f"it, as CI does), point {redis_server.URL_VARIABLE} at another server, or set "
-            f"{redis_server.SKIP_VARIABLE}=1 to skip the Redis tests.",
-            pytrace=False,
-        )
-    return url
+    return answering_server("Redis", redis_server, "", "bash scripts/services starts it, as CI does")
 
 
 @pytest.fixture(params=BACKENDS)

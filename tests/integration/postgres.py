@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-SERVER_URL_VARIABLE = "SPORTAPP_TEST_POSTGRES_URL"
+URL_VARIABLE = "SPORTAPP_TEST_POSTGRES_URL"
 SKIP_VARIABLE = "SPORTAPP_SKIP_POSTGRES"
 DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA_PREFIX = "sportapp_test_"
@@ -27,7 +27,7 @@ CONNECT_TIMEOUT_S = 5
 
 def server_url() -> str:
     """The server's URL: ``SPORTAPP_TEST_POSTGRES_URL``, or the local server CI starts."""
-    return os.environ.get(SERVER_URL_VARIABLE, DEFAULT_SERVER_URL)
+    return os.environ.get(URL_VARIABLE, DEFAULT_SERVER_URL)
 
 
 def skipped() -> bool:

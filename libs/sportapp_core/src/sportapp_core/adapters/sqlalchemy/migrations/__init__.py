@@ -108,12 +108,12 @@ def upgrade_schema(engine: Engine, schema: StoreSchema, *, patience_s: float = U
     An upgrade that fails leaves the store as it was. A store made before migrations existed (by
     ``create_all``) is adopted by the first revision, which creates only what is missing.
 
-    A store already at the newest revision is seen without the write lock, and the scripts are
-    read before it is taken, so the lock is held for the DDL alone. SQLite's ``busy_timeout`` still
-    bounds one wait for the lock (queued workers on a loaded machine can pass it), so a store
-    that is busy or not answering is tried again, for ``patience_s`` in all.
+    A store already at the newest revision is seen without taking the write lock, so only the
+    workers that find it behind queue for it. SQLite's ``busy_timeout`` bounds one wait for the
+    lock, and queued workers on a loaded machine can pass it, so a store that is busy or not
+    answering is tried again, for ``patience_s`` in all.
     """
-    head = head_revision(schema)  # reads the revision scripts: outside the lock
+    head = head_revision(schema)
     deadline = time.monotonic() + patience_s
     while True:
         try:
