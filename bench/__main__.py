@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import cold_start, failover, lag, queries, registration, reload, saturation
-from bench.common import Figure, registro_settings
+from bench import cold_start, cpu, failover, lag, overload, queries, registration, reload, saturation
+from bench.common import Figure
 from bench.hashing import hashes_per_second
+from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_stack.config import find_root
 
 
@@ -25,25 +26,35 @@ class Plan:
         self.quick = quick
         self.hash_s = 3.0 if quick else 8.0
         self.step_s = 4.0 if quick else 10.0
-        self.query_s = 2 if quick else 5  # per run; three interleaved rounds
+        self.query_s = 2 if quick else 5  # per run, in interleaved rounds
+        self.query_rounds = 3 if quick else 7
         self.lag_s = 8.0 if quick else 30.0
         self.trials = 3 if quick else 10
         self.saturation_s = 20.0 if quick else 60.0
+        self.overload_s = 30 if quick else 120
         self.cold_starts = 2 if quick else 5
+        self.cpu_idle_s = 10.0 if quick else 20.0
+        self.cpu_load_s = 10.0 if quick else 30.0
         self._bound: float | None = None
 
     def bound(self) -> float:
         """The hashing bound: from the registration benchmark if it ran, else measured now."""
         if self._bound is None:
-            self._bound = hashes_per_second(self.hash_s, registro_settings().argon2_parameters())
+            self._bound = hashes_per_second(self.hash_s, Argon2Parameters.from_env(os.environ))
         return self._bound
 
     def registration(self) -> list[Figure]:
         figures, self._bound = registration.measure(step_s=self.step_s, hash_s=self.hash_s)
         return figures
 
+    def cpu(self) -> list[Figure]:
+        # A quarter of the hashing bound: well below capacity on any machine, as a share of it.
+        return cpu.measure(
+            rate=round(self.bound() * CPU_LOAD_SHARE, 1), idle_s=self.cpu_idle_s, load_s=self.cpu_load_s
+        )
+
     def queries(self) -> list[Figure]:
-        return queries.measure(duration_s=self.query_s)
+        return queries.measure(duration_s=self.query_s, rounds=self.query_rounds)
 
     def lag(self) -> list[Figure]:
         return lag.measure(duration_s=self.lag_s)
@@ -54,6 +65,12 @@ class Plan:
     def saturation(self) -> list[Figure]:
         return saturation.measure(bound=self.bound(), duration_s=self.saturation_s)
 
+    def overload(self) -> list[Figure]:
+        # The capacity ramp starts well below the hashing bound, as the experiment's does.
+        return overload.measure(
+            duration_s=self.overload_s, step_s=self.step_s / 2, first_rate=round(self.bound() * 0.3, 1)
+        )
+
     def reload(self) -> list[Figure]:
         return reload.measure()
 
@@ -61,7 +78,10 @@ class Plan:
         return cold_start.measure(runs=self.cold_starts)
 
 
-BENCHMARKS = ("registration", "queries", "lag", "failover", "saturation", "reload", "cold-start")
+CPU_LOAD_SHARE = 0.25
+BENCHMARKS = (
+    "registration", "cpu", "queries", "lag", "failover", "saturation", "overload", "reload", "cold-start"
+)
 
 
 def _cell(value: float | None, digits: int = 1) -> str:

@@ -7,22 +7,16 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_registro.settings import RegistroSettings
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_root, free_ports
 from sportapp_stack.experiment.analysis import percentile
-from sportapp_stack.experiment.records import RequestRecord
 from sportapp_stack.stack import Stack
-
-PRIMARY, BACKUP = "registro-primary", "registro-backup"
 
 
 @dataclass
@@ -38,10 +32,15 @@ class Figure:
     baseline: float | None = None
     baseline_title: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    # Where value and baseline were measured in pairs (each run beside its own baseline run), the
+    # median of the pairs' ratios: steadier on a shared machine than the ratio of two medians.
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
-        """``value / baseline``, when both were measured."""
+        """The paired ratio if there is one, else ``value / baseline``, when both were measured."""
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if self.value is None or not self.baseline:
             return None
         return self.value / self.baseline
@@ -64,19 +63,6 @@ def summary(values: Sequence[float | None]) -> dict[str, float | int | None]:
     }
 
 
-def load_figures(records: Sequence[RequestRecord], duration_s: float) -> dict[str, float | None]:
-    """Offered and served rates, share answered correctly, and latency p50/p99 of a load run."""
-    ok = [r for r in records if r.ok]
-    latencies = [r.latency_ms for r in ok]
-    return {
-        "offered_per_s": round(len(records) / duration_s, 2),
-        "served_per_s": round(len(ok) / duration_s, 2),
-        "ok_share": round(len(ok) / len(records), 4) if records else None,
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-    }
-
-
 @contextlib.contextmanager
 def bench_stack(**overrides: Any) -> Iterator[Stack]:
     """A fresh local stack on free ports in a folder of its own; stopped and removed afterwards."""
@@ -95,29 +81,6 @@ def new_stack(**overrides: Any) -> Stack:
     var_dir.chmod(0o755)  # NGINX's workers run unprivileged and read the rendered files
     ports: dict[str, Any] = dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)), strict=True))
     return Stack(StackConfig(var_dir=var_dir, root=find_root(), **ports, **overrides))
-
-
-def monitor_status(stack: Stack) -> dict[str, Any]:
-    """The monitor's ``/status``."""
-    url = stack.config.url(stack.config.monitor_port) + "/status"
-    return dict(requests.get(url, timeout=2).json())
-
-
-def wait_nominal(stack: Stack, timeout_s: float = 60.0) -> None:
-    """Until the primary is active and both registro instances are up and ready."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException, ValueError, KeyError):
-            status = monitor_status(stack)
-            targets = status["targets"]
-            if (
-                status["active"] == PRIMARY
-                and not status["switching"]
-                and all(targets[n]["state"] == "up" and targets[n]["ready"] for n in (PRIMARY, BACKUP))
-            ):
-                return
-        time.sleep(0.2)
-    raise RuntimeError("the stack did not return to nominal")
 
 
 def registro_settings() -> RegistroSettings:

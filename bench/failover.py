@@ -1,9 +1,9 @@
 """Detection and failover times of the monitor, over repeated trials on one real local stack.
 
-For kill -9 and hang (SIGSTOP) of the registro primary: the time from the fault to the monitor's
-DOWN (detection), to NGINX serving the switched configuration (config live), and to the first
-registration served by the backup (failover), read from the monitor's event log and the load's
-records; and the client requests that failed around it. Each trial is 4 s of registrations.
+For kill -9 and hang (SIGSTOP) of the active registro instance: the time from the fault to the
+monitor's DOWN (detection), to NGINX serving the switched configuration (config live), and to the
+first registration served by the standby (failover), read from the monitor's event log and the
+load's records; and the client requests that failed around it. Each trial is 4 s of registrations.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import threading
 import time
 from typing import Any
 
-from bench.common import PRIMARY, Figure, bench_stack, summary, wait_nominal
+from bench.common import Figure, bench_stack, summary
 from sportapp_core.adapters.event_log import read_events
 from sportapp_stack.experiment.analysis import detection_ms, failover_ms
 from sportapp_stack.experiment.faults import FaultInjector, InjectedFault
 from sportapp_stack.experiment.load import LoadConfig, run_load_sync
+from sportapp_stack.redundancy import wait_redundant
 from sportapp_stack.stack import Stack
 
 DETECTION_P95_TARGET_MS = 500.0
@@ -29,8 +30,9 @@ FAILOVER_P95_TARGET_MS = 1000.0
 STABLE_AFTER_S = 2.0
 
 
-def trial(stack: Stack, fault: str, rate: float) -> dict[str, Any]:
-    """One fault during 4 s of registrations; its detection, failover and failed requests."""
+def trial(stack: Stack, fault: str, rate: float, active: str) -> dict[str, Any]:
+    """One fault of the ``active`` instance during 4 s of registrations; its detection, failover
+    and failed requests."""
     injector = FaultInjector(stack)
     injected: list[InjectedFault] = []
     stopped: list[int] = []
@@ -38,10 +40,10 @@ def trial(stack: Stack, fault: str, rate: float) -> dict[str, Any]:
     def inject() -> None:
         time.sleep(1.0)
         if fault == "hang":
-            stopped.append(injector.pid(PRIMARY))
-            injected.append(injector.hang(PRIMARY))
+            stopped.append(injector.pid(active))
+            injected.append(injector.hang(active))
         else:
-            injected.append(injector.kill(PRIMARY))
+            injected.append(injector.kill(active))
 
     thread = threading.Thread(target=inject)
     thread.start()
@@ -77,9 +79,11 @@ def run_trials(trials: int, rate: float, masking: bool) -> dict[str, list[dict[s
             for fault in ("kill", "hang"):
                 results[fault] = []
                 for number in range(trials):
-                    wait_nominal(stack)
+                    # Without fail-back the restarted instance is the standby: each trial
+                    # strikes whichever instance is active.
+                    active = wait_redundant(stack.config)["active"]
                     time.sleep(STABLE_AFTER_S + 0.5)
-                    results[fault].append(trial(stack, fault, rate))
+                    results[fault].append(trial(stack, fault, rate, active))
                     print(f"  {fault} trial {number + 1}/{trials}: {results[fault][-1]}", flush=True)
         return results
     finally:

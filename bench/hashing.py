@@ -13,7 +13,7 @@ from sportapp_core.domain import Password
 
 def _hash_for(duration_s: float, parameters: Argon2Parameters) -> tuple[int, float]:
     """Hash in a loop for ``duration_s`` in this process; how many hashes, in how long."""
-    hasher = Argon2Hasher(parameters, max_concurrent=1)
+    hasher = Argon2Hasher(parameters)
     password = Password("correct horse battery staple")
     hasher.hash(password)  # warm: the first hash allocates the memory the others reuse
     count, started = 0, time.perf_counter()

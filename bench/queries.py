@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import runpy
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from bench.common import Figure, bench_stack
 from bench.wrk import WrkResult, run_wrk
-from sportapp_core.adapters.web.gunicorn import service_settings
 from sportapp_stack.config import find_root, free_ports
 from sportapp_stack.render import worker_user
 from sportapp_stack.stack import Stack
@@ -74,17 +76,16 @@ def hello_behind_nginx(stack: Stack, wsgi_app: str) -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="bench-hello-", dir=stack.config.var_dir))
     folder.chmod(0o755)
     port, app_port = free_ports(2)
-    settings = service_settings(wsgi_app, default_port=app_port)
     user = worker_user(stack.config)
     user_line = f"user {user};" if user else ""
     (folder / "nginx.conf").write_text(
         BASELINE_NGINX.format(user=user_line, folder=folder, port=port, app_port=app_port)
     )
+    # consulta's own gunicorn configuration (workers, threads, worker class, keep-alive): only the
+    # app and the address are the baseline's.
     gunicorn = [
-        sys.executable, "-m", "gunicorn", wsgi_app, "--bind", f"127.0.0.1:{app_port}",
-        "--workers", str(settings["workers"]), "--threads", str(settings["threads"]),
-        "--worker-class", settings["worker_class"], "--keep-alive", str(settings["keepalive"]),
-        "--log-level", "warning", "--no-control-socket",
+        sys.executable, "-m", "gunicorn", "-c", str(find_root() / "apps" / "consulta" / "gunicorn.conf.py"),
+        "--bind", f"127.0.0.1:{app_port}", "--log-level", "warning", wsgi_app,
     ]  # fmt: skip
     nginx = [stack.config.nginx_bin, "-p", str(folder), "-c", str(folder / "nginx.conf"),
              "-e", str(folder / "error.log")]  # fmt: skip
@@ -138,9 +139,18 @@ def seed_users(stack: Stack, count: int) -> list[int]:
 
 
 def _figure(
-    key: str, title: str, result: WrkResult, baseline: WrkResult, floor: WrkResult, duration_s: int
+    key: str,
+    title: str,
+    runs: list[WrkResult],
+    baselines: list[WrkResult],
+    floors: list[WrkResult],
+    duration_s: int,
 ) -> Figure:
-    p99_ratio = result.p99_ms / baseline.p99_ms if baseline.p99_ms else None
+    """The figure of ``runs``, each read against the baseline run of its own round."""
+    result, baseline, floor = median_run(runs), median_run(baselines), median_run(floors)
+    ratios = [run.requests_per_s / base.requests_per_s for run, base in zip(runs, baselines, strict=True)]
+    p99_ratios = [run.p99_ms / base.p99_ms for run, base in zip(runs, baselines, strict=True) if base.p99_ms]
+    p99_ratio = statistics.median(p99_ratios) if p99_ratios else None
     figure = Figure(
         key=key,
         title=title,
@@ -149,7 +159,9 @@ def _figure(
         baseline=baseline.requests_per_s,
         baseline_title="NGINX -> gunicorn Flask hello, req/s",
         target=f">= {TARGET_RATIO} of the baseline, p99 <= {MAX_P99_RATIO}x the baseline's",
+        paired_ratio=round(statistics.median(ratios), 3),
         parameters={
+            "ratio_per_round": [round(ratio, 3) for ratio in ratios],
             "p99_ms": result.p99_ms,
             "p50_ms": result.p50_ms,
             "baseline_p99_ms": baseline.p99_ms,
@@ -158,11 +170,14 @@ def _figure(
             "bare_wsgi_hello_per_s": floor.requests_per_s,
             "bare_wsgi_hello_p99_ms": floor.p99_ms,
             "ratio_to_bare_wsgi": round(result.requests_per_s / floor.requests_per_s, 3),
-            "non_2xx": result.non_2xx,
-            "socket_errors": result.socket_errors,
+            "non_2xx": sum(run.non_2xx for run in runs),
+            "socket_errors": sum(run.socket_errors for run in runs),
             "connections": CONNECTIONS,
             "duration_s": duration_s,
+            "rounds": len(runs),
             "driver": "wrk -t1",
+            # consulta's gunicorn settings, which the baselines ran with too.
+            "gunicorn": _consulta_gunicorn(),
         },
     )
     figure.met = (
@@ -170,13 +185,16 @@ def _figure(
         and figure.ratio >= TARGET_RATIO
         and p99_ratio is not None
         and p99_ratio <= MAX_P99_RATIO
-        and result.non_2xx == 0
-        and result.socket_errors == 0
+        and figure.parameters["non_2xx"] == 0
+        and figure.parameters["socket_errors"] == 0
     )
     return figure
 
 
-ROUNDS = 3
+def _consulta_gunicorn() -> dict[str, Any]:
+    """consulta's worker settings, read from its gunicorn.conf.py as gunicorn would."""
+    settings = runpy.run_path(str(find_root() / "apps" / "consulta" / "gunicorn.conf.py"))
+    return {name: settings[name] for name in ("workers", "threads", "worker_class")}
 
 
 def median_run(runs: list[WrkResult]) -> WrkResult:
@@ -184,12 +202,13 @@ def median_run(runs: list[WrkResult]) -> WrkResult:
     return sorted(runs, key=lambda run: run.requests_per_s)[len(runs) // 2]
 
 
-def measure(*, duration_s: int) -> list[Figure]:
+def measure(*, duration_s: int, rounds: int) -> list[Figure]:
     """The two query figures against the baselines, in interleaved rounds.
 
     The machine is shared: a neighbour's burst during one run would tilt a ratio taken from two
     runs minutes apart. Each round runs the baselines and the stack back to back (both baseline
-    apps stay up beside the stack), and each figure is the median run over the rounds.
+    apps stay up beside the stack), each run is read against its own round's baseline, and each
+    figure is the median of those ratios over the rounds.
     """
     runs: dict[str, list[WrkResult]] = {"flask": [], "bare": [], "by_id": [], "check": []}
     with bench_stack() as stack:
@@ -203,20 +222,22 @@ def measure(*, duration_s: int) -> list[Figure]:
             hello_behind_nginx(stack, "bench.hello:create_flask_app()") as flask_url,
             hello_behind_nginx(stack, "bench.hello:app") as bare_url,
         ):
-            for number in range(ROUNDS):
+            for number in range(rounds):
+                # Each run of the stack right after (or right before) its baseline run.
                 for name, url, wanted in (
                     ("flask", flask_url, ["/hello"]),
-                    ("bare", bare_url, ["/hello"]),
                     ("by_id", stack.config.gateway_url, paths["by_id"]),
                     ("check", stack.config.gateway_url, paths["check"]),
+                    ("bare", bare_url, ["/hello"]),
                 ):
                     runs[name].append(run_wrk(url, wanted, duration_s=duration_s, connections=CONNECTIONS))
-                print(f"  round {number + 1}/{ROUNDS}: " + ", ".join(
+                print(f"  round {number + 1}/{rounds}: " + ", ".join(
                     f"{name} {results[-1].requests_per_s:.0f}/s" for name, results in runs.items()
                 ), flush=True)
-    flask, bare = median_run(runs["flask"]), median_run(runs["bare"])
-    by_id, check = median_run(runs["by_id"]), median_run(runs["check"])
+    flask, bare = runs["flask"], runs["bare"]
     return [
-        _figure("query_by_id", "GET /user-queries/users/<id>, req/s", by_id, flask, bare, duration_s),
-        _figure("query_check", "GET /user-queries/users/check, req/s", check, flask, bare, duration_s),
+        _figure("query_by_id", "GET /user-queries/users/<id>, req/s", runs["by_id"], flask, bare,
+                duration_s),
+        _figure("query_check", "GET /user-queries/users/check, req/s", runs["check"], flask, bare,
+                duration_s),
     ]

@@ -14,9 +14,10 @@ from typing import Any
 
 import requests
 
-from bench.common import Figure, bench_stack, load_figures
+from bench.common import Figure, bench_stack
 from sportapp_core.adapters.nginx import Instance, Nginx, UpstreamRoute, read_route, render_upstream
 from sportapp_stack.experiment.analysis import percentile
+from sportapp_stack.experiment.capacity import step_figures
 from sportapp_stack.experiment.load import LoadConfig, run_load_sync
 from sportapp_stack.stack import Stack
 
@@ -100,6 +101,6 @@ def measure() -> list[Figure]:
             "until_live_ms": figures_of("live_ms"),
             "retried_resets": sum(r.retries for r in records),
             "failed": [(r.status, r.error) for r in failed][:10],
-            **load_figures(records, duration_s),
+            **step_figures(records, duration_s),
         },
     )]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from bench.common import Figure, bench_stack, load_figures
+from bench.common import Figure, bench_stack
 from sportapp_core.adapters.event_log import read_events
+from sportapp_stack.experiment.capacity import step_figures
 from sportapp_stack.experiment.load import LoadConfig, run_load_sync
 
 OVERLOAD = 1.5
@@ -44,7 +45,7 @@ def measure(*, bound: float, duration_s: float) -> list[Figure]:
             "downs": len(downs),
             "ping_misses": len(misses),
             "answers": dict(Counter(str(record.status or record.error) for record in records)),
-            **load_figures(records, duration_s),
+            **step_figures(records, duration_s),
         },
     )
     return [figure]

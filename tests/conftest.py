@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from sportapp_stack.config import StackConfig, free_ports
-from sportapp_stack.stack import Stack, live_pids
+from sportapp_stack.processes import live_pids
+from sportapp_stack.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]
 

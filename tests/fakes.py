@@ -142,13 +142,6 @@ class FakeUserRepository:
         """The user with ``user_id``, if any."""
         return self._state.users.get(user_id)
 
-    def get_by_email(self, email: EmailAddress) -> User | None:
-        """The user whose canonical address is ``email``'s, if any."""
-        return next(
-            (user for user in self._state.users.values() if user.email_canonical == email.canonical),
-            None,
-        )
-
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
         """Up to ``limit`` users with ids above ``after``, in id order."""
         ids = sorted(user_id for user_id in self._state.users if after is None or user_id > after)
@@ -157,6 +150,17 @@ class FakeUserRepository:
     def count(self) -> int:
         """How many users there are."""
         return len(self._state.users)
+
+
+class FakeEmailRegistry:
+    """An :class:`~sportapp_core.services.queries.EmailRegistry` over a set of canonical addresses."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.canonical = {EmailAddress.parse(address).canonical for address in addresses}
+
+    def is_registered(self, email: EmailAddress) -> bool:
+        """Whether ``email``'s canonical form is in the set."""
+        return email.canonical in self.canonical
 
 
 class FakeOutbox:
@@ -197,15 +201,11 @@ class FakeIdempotencyKeys:
         """The record of ``key``, if any."""
         return self._state.keys.get(key)
 
-    def put(self, record: IdempotencyRecord) -> None:
-        """Insert or replace the record of ``record.key``."""
+    def add(self, record: IdempotencyRecord) -> None:
+        """Insert the record of a new key (a key already there is a bug in the caller)."""
+        if record.key in self._state.keys:
+            raise AssertionError(f"Idempotency-Key {record.key!r} is already recorded")
         self._state.keys[record.key] = record
-
-    def delete(self, key: str, owner: str) -> None:
-        """Forget ``key`` if ``owner`` holds it and it has produced no user."""
-        record = self._state.keys.get(key)
-        if record is not None and record.owner == owner and record.user_id is None:
-            del self._state.keys[key]
 
 
 class FakeUnitOfWork:

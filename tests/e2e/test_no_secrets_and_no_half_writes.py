@@ -52,7 +52,7 @@ def test_a_registration_refused_while_db_is_down_leaves_nothing_behind(
         )
     finally:
         stack.supervisor.start("db")
-        stack.wait_healthy(30)
+        stack.wait_healthy(timeout_s=30)
 
     assert refused.status_code == 503
     engine = create_engine(stack.config.write_store_url)

@@ -52,7 +52,7 @@ def stopped(stack: Stack) -> Iterator[Callable[[str], None]]:
     yield stop
     for name in names:
         stack.supervisor.start(name)
-    stack.wait_healthy(RECOVERY_TIMEOUT_S)
+    stack.wait_healthy(timeout_s=RECOVERY_TIMEOUT_S)
 
 
 def test_a_registration_answers_201_with_the_user_and_its_location(gateway: Gateway) -> None:
@@ -197,7 +197,7 @@ def test_a_registration_made_while_consulta_was_down_is_read_after_it_returns(
         created = _register(gateway, _email()).json()
     finally:
         stack.supervisor.start("consulta")
-        stack.wait_healthy(RECOVERY_TIMEOUT_S)
+        stack.wait_healthy(timeout_s=RECOVERY_TIMEOUT_S)
 
     read = _eventually(
         lambda: (r := gateway.get(f"/user-queries/users/{created['id']}")).status_code == 200 and r,

@@ -16,6 +16,9 @@ from typing import IO, Any
 
 import requests
 
+from sportapp_core.db_schemas import record_request
+from sportapp_core.domain import EmailAddress, NewUser
+
 REPO = Path(__file__).resolve().parents[3]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 START_TIMEOUT_S = 20.0
@@ -140,7 +143,6 @@ class Stack:
         env = {
             **self._base_env,
             "SPORTAPP_STORE_URL": f"sqlite:///{self.write_store}",
-            "SPORTAPP_WORKERS": "2",
             "SPORTAPP_LOG_LEVEL": "WARNING",
         }
         self.db = Service("db", "db", self.db_port, env, self.root).start()
@@ -148,7 +150,8 @@ class Stack:
         return self.db
 
     def start_consulta(self, workers: int = 2) -> Service:
-        """Start consulta with ``workers`` projecting workers; ready means caught up once."""
+        """Start consulta with ``workers`` projecting workers (one in the stack; more here, to race
+        them); ready means caught up once."""
         self._starts += 1
         # One empty folder per instance start: the live gauges of killed workers must not linger.
         metrics_dir = self.root / f"metrics-{self._starts}"
@@ -176,15 +179,9 @@ class Stack:
     def register(self, email: str) -> dict[str, Any]:
         """Record a user through db's internal API (the hash is fake: nobody logs in here)."""
         assert self.db is not None
+        new_user = NewUser(EmailAddress.parse(email), "$argon2id$v=19$m=65536,t=3,p=4$ZmFrZQ$ZmFrZQ")
         response = self.http.post(
-            self.db.url + "/user-db/users",
-            json={
-                "email": email,
-                "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$ZmFrZQ$ZmFrZQ",
-                "idempotency_key": None,
-                "owner": "consulta-integration-test",
-            },
-            timeout=10,
+            self.db.url + "/user-db/users", json=record_request(new_user, None), timeout=10
         )
         assert response.status_code == 201, response.text
         user: dict[str, Any] = response.json()["user"]

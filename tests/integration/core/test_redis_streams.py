@@ -94,7 +94,7 @@ def register(uow_factory: SqlAlchemyUnitOfWorkFactory, count: int, start: int = 
     registrations = WriteStoreRegistrations(uow_factory, SystemClock())
     for number in range(start, start + count):
         new_user = NewUser(email=EmailAddress.parse(f"user{number}@example.com"), password_hash="x")
-        registrations.record(new_user, None, "test")
+        registrations.record(new_user, None)
 
 
 def projector(read_engine: Engine, source: RedisStreamSource, batch_size: int = 100) -> Projector:

@@ -23,7 +23,6 @@ from sportapp_core.domain import (
     EmailTaken,
     NewUser,
     Password,
-    RegistrationInProgress,
     User,
     UserRegistered,
 )
@@ -69,16 +68,15 @@ def register_with_event(uow_factory: SqlAlchemyUnitOfWorkFactory, address: str) 
 # --- Users ---
 
 
-def test_added_user_is_read_back_by_id_and_by_email_in_any_case(
+def test_added_user_is_read_back_by_id_with_both_forms_of_its_address(
     uow_factory: SqlAlchemyUnitOfWorkFactory,
 ) -> None:
     [added] = add_committed(uow_factory, "Ana@Bücher.de")
 
     with uow_factory() as uow:
         by_id = uow.users.get(added.id)
-        by_email = uow.users.get_by_email(EmailAddress.parse("ana@xn--bcher-kva.DE"))
 
-    assert by_id == by_email == added
+    assert by_id == added
     assert (added.email, added.email_canonical) == ("Ana@bücher.de", "ana@xn--bcher-kva.de")
 
 
@@ -88,7 +86,6 @@ def test_unknown_user_is_none(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
     with uow_factory() as uow:
         assert uow.users.get(999) is None
         assert uow.users.get(2**63) is None  # beyond a 64-bit id: nothing, not OverflowError
-        assert uow.users.get_by_email(EmailAddress.parse("bea@example.com")) is None
 
 
 def test_users_are_listed_in_id_order_after_the_cursor(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
@@ -146,17 +143,14 @@ def test_times_come_back_as_the_same_instant_in_utc(uow_factory: SqlAlchemyUnitO
     with uow_factory(for_writing=True) as uow:
         user = uow.users.add(new_user("ana@example.com"), created_at)
         uow.outbox.append(UserRegistered(user.id, user.email, user.email, created_at), created_at)
-        uow.idempotency.put(IdempotencyRecord("k-1", user.email, "me", created_at, None))
         uow.commit()
 
     with uow_factory() as uow:
         stored = uow.users.get(user.id)
         [event] = uow.events.read_after(0, 10)
-        record = uow.idempotency.get("k-1")
 
     assert stored is not None
-    assert record is not None
-    for moment in (stored.created_at, event.recorded_at, record.expires_at):
+    for moment in (stored.created_at, event.recorded_at):
         assert moment == created_at
         assert moment.utcoffset() == timedelta(0)
     assert stored.created_at.isoformat() == "2026-03-28T20:00:15.123456+00:00"
@@ -236,31 +230,27 @@ def test_feed_reads_the_sql_outbox(uow_factory: SqlAlchemyUnitOfWorkFactory) -> 
 # --- Idempotency keys ---
 
 
-def test_idempotency_record_is_replaced_and_deleted_only_by_its_unfinished_owner(
+def test_an_idempotency_record_names_the_user_its_request_registered(
     uow_factory: SqlAlchemyUnitOfWorkFactory,
 ) -> None:
+    [user] = add_committed(uow_factory, "ana@example.com")
     with uow_factory(for_writing=True) as uow:
-        uow.idempotency.put(IdempotencyRecord("k-1", "ana@example.com", "primary", EPOCH, None))
-        uow.idempotency.put(IdempotencyRecord("k-1", "ana@example.com", "backup", EPOCH, None))
-        uow.idempotency.put(IdempotencyRecord("k-2", "bea@example.com", "primary", EPOCH, 7))
-        uow.commit()
-    with uow_factory(for_writing=True) as uow:
-        uow.idempotency.delete("k-1", "primary")
-        uow.idempotency.delete("k-2", "primary")
+        uow.idempotency.add(IdempotencyRecord("k-1", "ana@example.com", user.id))
         uow.commit()
 
     with uow_factory() as uow:
-        kept = uow.idempotency.get("k-1"), uow.idempotency.get("k-2")
-    assert kept == (
-        IdempotencyRecord("k-1", "ana@example.com", "backup", EPOCH, None),
-        IdempotencyRecord("k-2", "bea@example.com", "primary", EPOCH, 7),
-    )
+        assert uow.idempotency.get("k-1") == IdempotencyRecord("k-1", "ana@example.com", user.id)
+        assert uow.idempotency.get("k-2") is None
 
+
+def test_a_key_is_recorded_once(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    [user] = add_committed(uow_factory, "ana@example.com")
     with uow_factory(for_writing=True) as uow:
-        uow.idempotency.delete("k-1", "backup")
+        uow.idempotency.add(IdempotencyRecord("k-1", "ana@example.com", user.id))
         uow.commit()
-    with uow_factory() as uow:
-        assert uow.idempotency.get("k-1") is None
+
+    with pytest.raises(IntegrityError), uow_factory(for_writing=True) as uow:
+        uow.idempotency.add(IdempotencyRecord("k-1", "ana@example.com", user.id))
 
 
 # --- The unit of work ---
@@ -270,7 +260,7 @@ def test_writes_without_commit_are_rolled_back(uow_factory: SqlAlchemyUnitOfWork
     with uow_factory(for_writing=True) as uow:
         user = uow.users.add(new_user("ana@example.com"), EPOCH)
         uow.outbox.append(UserRegistered(user.id, user.email, user.email, EPOCH), EPOCH)
-        uow.idempotency.put(IdempotencyRecord("k-1", user.email, "me", EPOCH, user.id))
+        uow.idempotency.add(IdempotencyRecord("k-1", user.email, user.id))
 
     with uow_factory() as uow:
         assert (uow.users.count(), uow.events.head(), uow.idempotency.get("k-1")) == (0, 0, None)
@@ -353,8 +343,8 @@ def test_writers_on_postgresql_wait_for_each_other_only_at_the_outbox(
 ) -> None:
     def add_and_commit(address: str) -> None:
         with uow_factory(for_writing=True) as uow:
-            uow.users.add(new_user(address), EPOCH)
-            uow.idempotency.put(IdempotencyRecord(f"key-of-{address}", address, "me", EPOCH, None))
+            user = uow.users.add(new_user(address), EPOCH)
+            uow.idempotency.add(IdempotencyRecord(f"key-of-{address}", address, user.id))
             uow.commit()
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -378,7 +368,6 @@ def test_a_writing_unit_on_postgresql_holds_the_idempotency_key_it_read_until_it
         with uow_factory(for_writing=True) as uow:
             return uow.idempotency.get(key)
 
-    claimed = IdempotencyRecord("k-1", "ana@example.com", "primary", EPOCH, None)
     with ThreadPoolExecutor(max_workers=2) as pool:
         with uow_factory(for_writing=True) as first:
             assert first.idempotency.get("k-1") is None
@@ -386,10 +375,12 @@ def test_a_writing_unit_on_postgresql_holds_the_idempotency_key_it_read_until_it
             other_key = pool.submit(read_for_writing, "k-2")
             assert other_key.result(timeout=10) is None
             assert not finishes(same_key, within_s=0.3), "the key was read while another unit held it"
-            first.idempotency.put(claimed)
+            user = first.users.add(new_user("ana@example.com"), EPOCH)
+            recorded = IdempotencyRecord("k-1", "ana@example.com", user.id)
+            first.idempotency.add(recorded)
             first.commit()
 
-        assert same_key.result(timeout=10) == claimed
+        assert same_key.result(timeout=10) == recorded
 
 
 @only_on(SQLITE)
@@ -489,16 +480,17 @@ def test_store_folder_is_created_when_missing(tmp_path: Path) -> None:
 def test_registration_round_trip_on_the_real_store(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
     store = WriteStoreRegistrations(uow_factory, FakeClock())
     hasher = FakeHasher()
-    command = RegisterUser("Ana@Example.com", Password("correct-horse-battery"), idempotency_key="k-1")
+    command = RegisterUser(
+        EmailAddress.parse("Ana@Example.com"), Password("correct-horse-battery"), idempotency_key="k-1"
+    )
 
-    first = register_user(command, store=store, hasher=hasher, owner="primary")
-    replay = register_user(command, store=store, hasher=hasher, owner="backup")
+    first = register_user(command, store=store, hasher=hasher)
+    replay = register_user(command, store=store, hasher=hasher)
     with pytest.raises(EmailTaken):
         register_user(
-            RegisterUser("ana@EXAMPLE.com", Password("another-password")),
+            RegisterUser(EmailAddress.parse("ana@EXAMPLE.com"), Password("another-password")),
             store=store,
             hasher=hasher,
-            owner="x",
         )
 
     assert (first.replayed, replay.replayed, replay.user) == (False, True, first.user)
@@ -510,26 +502,24 @@ def test_registration_round_trip_on_the_real_store(uow_factory: SqlAlchemyUnitOf
     assert record.user_id == first.user.id
 
 
-def test_claim_in_progress_on_the_real_store(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
-    clock = FakeClock()
-    store = WriteStoreRegistrations(uow_factory, clock, claim_ttl=timedelta(seconds=10))
-    command = RegisterUser("ana@example.com", Password("correct-horse-battery"), idempotency_key="k-1")
-    store.claim("k-1", EmailAddress.parse("ana@example.com"), "primary")
+def test_a_taken_address_under_a_new_key_leaves_the_store_as_it_was(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    store = WriteStoreRegistrations(uow_factory, FakeClock())
+    store.record(new_user("ana@example.com"), "k-1")
 
-    with pytest.raises(RegistrationInProgress):
-        register_user(command, store=store, hasher=FakeHasher(), owner="primary")
-    clock.advance(10)
-    registration = register_user(command, store=store, hasher=FakeHasher(), owner="primary")
+    with pytest.raises(EmailTaken):
+        store.record(new_user("ANA@example.com"), "k-2")
 
-    assert registration.replayed is False
     with uow_factory() as uow:
-        assert uow.users.get(registration.user.id) == registration.user
+        assert (uow.users.count(), uow.events.head()) == (1, 1)
+        assert uow.idempotency.get("k-2") is None
 
 
 def test_users_are_stored_with_a_hash_never_the_password(engine: Engine) -> None:
     store = WriteStoreRegistrations(SqlAlchemyUnitOfWorkFactory(engine), FakeClock())
-    command = RegisterUser("ana@example.com", Password("correct-horse-battery"))
-    register_user(command, store=store, hasher=FakeHasher(), owner="primary")
+    command = RegisterUser(EmailAddress.parse("ana@example.com"), Password("correct-horse-battery"))
+    register_user(command, store=store, hasher=FakeHasher())
 
     with engine.connect() as connection:
         rows = connection.execute(select(users)).all()

@@ -26,18 +26,18 @@ Outcome = tuple[str, str, object]
 def record_same_email(
     store_url: str, email: str, worker: str, barrier: Barrier, results: Queue[Outcome]
 ) -> None:
-    """Record ``email`` straight through the store, skipping the advisory check: the index decides."""
+    """Record ``email`` straight through the store: its unique index decides who wins."""
     engine = create_store_engine(store_url)
     try:
         store = WriteStoreRegistrations(SqlAlchemyUnitOfWorkFactory(engine), SystemClock())
         new_user = NewUser(EmailAddress.parse(email), FakeHasher().hash(Password(f"password-of-{worker}")))
         barrier.wait(BARRIER_TIMEOUT_S)
         try:
-            user, _replayed = store.record(new_user, None, worker)
+            recorded = store.record(new_user, None)
         except EmailTaken:
             results.put((worker, "email-taken", None))
         else:
-            results.put((worker, "registered", user.id))
+            results.put((worker, "registered", recorded.user.id))
     except Exception as error:  # reported, so that the test fails with the reason
         results.put((worker, "error", repr(error)))
     finally:
@@ -54,9 +54,9 @@ def register_emails(
         hasher = FakeHasher()
         barrier.wait(BARRIER_TIMEOUT_S)
         for email in emails:
-            command = RegisterUser(email, Password(f"password-of-{email}"))
+            command = RegisterUser(EmailAddress.parse(email), Password(f"password-of-{email}"))
             try:
-                registration = register_user(command, store=store, hasher=hasher, owner=worker)
+                registration = register_user(command, store=store, hasher=hasher)
             except EmailTaken:
                 results.put((worker, "email-taken", email))
             else:
@@ -74,10 +74,10 @@ def register_same_request(
     engine = create_store_engine(store_url)
     try:
         store = WriteStoreRegistrations(SqlAlchemyUnitOfWorkFactory(engine), SystemClock())
-        command = RegisterUser(email, Password("the-same-password"), idempotency_key=key)
+        command = RegisterUser(EmailAddress.parse(email), Password("the-same-password"), idempotency_key=key)
         barrier.wait(BARRIER_TIMEOUT_S)
         try:
-            registration = register_user(command, store=store, hasher=FakeHasher(), owner=worker)
+            registration = register_user(command, store=store, hasher=FakeHasher())
         except DomainError as error:
             results.put((worker, error.code, None))
         else:

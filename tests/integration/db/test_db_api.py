@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
+from sportapp_core.db_schemas import record_request
+from sportapp_core.domain import EmailAddress, NewUser
 from sportapp_db import create_app
 from sportapp_db.bootstrap import bootstrap
 from sportapp_db.settings import DbSettings
@@ -26,10 +28,10 @@ def client(store_url: str) -> Iterator[FlaskClient]:
     services.uow_factory.engine.dispose()  # Python 3.13 warns about SQLite connections left open
 
 
-def _record(client: FlaskClient, email: str, key: str | None = None, owner: str = "registro-primary"):
+def _record(client: FlaskClient, email: str, key: str | None = None):
+    # As registro sends it: the address parsed at the public edge, in both its forms.
     return client.post(
-        "/user-db/users",
-        json={"email": email, "password_hash": HASH, "idempotency_key": key, "owner": owner},
+        "/user-db/users", json=record_request(NewUser(EmailAddress.parse(email), HASH), key)
     )
 
 
@@ -87,48 +89,26 @@ def test_the_wait_is_bounded(client: FlaskClient) -> None:
     assert client.get("/user-db/events?after=0&wait=60").status_code == 422
 
 
-def _claim(client: FlaskClient, key: str, email: str = "ana@example.com", owner: str = "r1"):
-    return client.post("/user-db/idempotency-keys/claim", json={"key": key, "email": email, "owner": owner})
-
-
-def test_claims_report_progress_and_replays(client: FlaskClient) -> None:
-    claim = _claim(client, "k1").get_json()
-    again = _claim(client, "k1").get_json()
-    other = _claim(client, "k1", email="bea@example.com").get_json()
-    _record(client, "ana@example.com", key="k1", owner="r1")
-    done = _claim(client, "k1", owner="r2").get_json()
-
-    assert claim["state"] == "claimed"
-    assert again["state"] == "in-progress"
-    assert other["state"] == "mismatch"
-    assert done["state"] == "completed"
-    assert done["user"]["email"] == "ana@example.com"
-
-
-@pytest.mark.parametrize("key", ["k1", "a/b", "..", "/x/claim", "a?b#c&d=e", "50% off"])
-def test_a_released_claim_can_be_claimed_again(client: FlaskClient, key: str) -> None:
-    _claim(client, key)
-
-    released = client.delete("/user-db/idempotency-keys/claim", query_string={"key": key, "owner": "r1"})
-
-    assert released.status_code == 204
-    assert _claim(client, key).get_json()["state"] == "claimed"
-
-
-def test_a_release_names_the_key_and_the_owner(client: FlaskClient) -> None:
-    response = client.delete("/user-db/idempotency-keys/claim", query_string={"key": "k1"})
-
-    assert response.status_code == 422
-    assert set(response.get_json()["errors"]) == {"owner"}
-
-
 def test_recording_twice_under_one_key_replays(client: FlaskClient) -> None:
     first = _record(client, "ana@example.com", key="k1")
-    second = _record(client, "ana@example.com", key="k1")
+    second = _record(client, "ANA@example.com", key="k1")
 
     assert second.status_code == 200
     assert second.get_json()["replayed"] is True
     assert second.get_json()["user"]["id"] == first.get_json()["user"]["id"]
+    assert second.get_json()["user"]["password_hash"] == HASH, "registro verifies a replay with it"
+
+
+@pytest.mark.parametrize("key", ["k1", "a/b", "..", "/x/claim", "a?b#c&d=e", "50% off"])
+def test_a_key_under_another_address_is_refused_whatever_its_characters(
+    client: FlaskClient, key: str
+) -> None:
+    _record(client, "ana@example.com", key=key)
+
+    response = _record(client, "bea@example.com", key=key)
+
+    assert response.status_code == 422
+    assert response.get_json()["type"].endswith("/idempotency-key-reused")
 
 
 def test_users_list_by_keyset_pages(client: FlaskClient) -> None:
@@ -143,11 +123,14 @@ def test_users_list_by_keyset_pages(client: FlaskClient) -> None:
     assert "password_hash" not in page["users"][0]
 
 
-def test_lookup_compares_canonically(client: FlaskClient) -> None:
-    _record(client, "ana@example.com")
+def test_a_record_request_is_refused_whole_when_a_field_is_wrong(client: FlaskClient) -> None:
+    body = record_request(NewUser(EmailAddress.parse("ana@example.com"), HASH), None)
 
-    assert client.get("/user-db/users/lookup?email=ANA@Example.com").get_json() == {"registered": True}
-    assert client.get("/user-db/users/lookup?email=bea@example.com").get_json() == {"registered": False}
+    response = client.post("/user-db/users", json={**body, "owner": "registro-primary"})
+
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"owner"}
+    assert client.get("/user-db/events?after=0").get_json()["head"] == 0
 
 
 def test_health_reports_the_outbox_head(client: FlaskClient) -> None:

@@ -1,5 +1,6 @@
 """The db service under gunicorn, given its store through ``SPORTAPP_STORE_URL``: a SQLite file or
-a PostgreSQL schema, empty when it starts. Its workers all bring the schema up to date at once."""
+a PostgreSQL schema, empty when it starts. Run here with several workers (it runs one in the stack):
+they all bring the schema up to date at once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import requests
 
 from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, current_revision, head_revision
+from sportapp_core.db_schemas import record_request
+from sportapp_core.domain import EmailAddress, NewUser
 from tests.integration.consulta.processes import Service, free_port
 
 pytestmark = pytest.mark.integration
@@ -48,7 +51,7 @@ def db(store_url: str, tmp_path: Path, http: requests.Session) -> Iterator[Servi
 def record(http: requests.Session, db: Service, email: str) -> requests.Response:
     return http.post(
         db.url + "/user-db/users",
-        json={"email": email, "password_hash": HASH, "idempotency_key": None, "owner": "test"},
+        json=record_request(NewUser(EmailAddress.parse(email), HASH), None),
         timeout=10,
     )
 

@@ -24,21 +24,24 @@ from sportapp_stack.experiment.faults import switch_error_mode
 from sportapp_stack.experiment.load import LoadConfig, run_load_sync
 from sportapp_stack.experiment.records import RequestRecord
 from sportapp_stack.experiment.verification import verify_registrations
+from sportapp_stack.redundancy import BACKUP, PRIMARY, monitor_status, wait_redundant
 from sportapp_stack.stack import Stack
 from tests.conftest import free_ports, running_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
-PRIMARY, BACKUP = "registro-primary", "registro-backup"
 
 
-# The monitor's restart back-off, shortened so that a flapping primary plays out in seconds. The
-# stack's processes inherit the environment supervisord starts with.
+# The monitor's restart back-off, shortened so that a flapping primary plays out in seconds, and
+# fail-back on: these tests follow the primary out and back in (the default keeps the restarted
+# primary as the standby: test_no_failback.py). The stack's processes inherit the environment
+# supervisord starts with.
 FAST_BACK_OFF = {
     "SPORTAPP_RESTART_BACKOFF_S": "0.2",
     "SPORTAPP_RESTART_BACKOFF_MAX_S": "2",
     "SPORTAPP_RESTART_GRACE_S": "2",
     "SPORTAPP_STABLE_AFTER_S": "3",
+    "SPORTAPP_FAIL_BACK": "true",
 }
 
 
@@ -70,29 +73,11 @@ def nominal(stack: Stack) -> Iterator[None]:
     wait_nominal(stack)
 
 
-def status(stack: Stack) -> dict[str, Any]:
-    url = stack.config.url(stack.config.monitor_port) + "/status"
-    return dict(requests.get(url, timeout=2).json())
-
-
 def wait_nominal(stack: Stack, timeout_s: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = status(stack)
-            targets = last["targets"]
-            if (
-                last["active"] == PRIMARY
-                and not last["switching"]
-                and all(targets[n]["state"] == "up" and targets[n]["ready"] for n in (PRIMARY, BACKUP))
-            ):
-                assert_consistent(stack)
-                return
-        except (requests.RequestException, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the stack did not come back to nominal: {last}")
+    """Until the primary takes the registrations again with both instances up and ready, and the
+    monitor, the upstream file and NGINX agree on it."""
+    wait_redundant(stack.config, active=PRIMARY, timeout_s=timeout_s)
+    assert_consistent(stack)
 
 
 def assert_consistent(stack: Stack) -> None:
@@ -101,7 +86,7 @@ def assert_consistent(stack: Stack) -> None:
     assert route is not None
     generation, active, _standby, _masking = route
     live = requests.get(stack.config.gateway_url + "/user-commands/users/register", timeout=2)
-    monitor = status(stack)
+    monitor = monitor_status(stack.config)
     assert live.headers["X-Upstream-Active"] == active == monitor["active"]
     assert live.headers["X-Upstream-Generation"] == str(generation) == str(monitor["generation"])
 
@@ -211,7 +196,12 @@ def test_a_primary_answering_500_is_failed_over_and_back(stack: Stack) -> None:
 
 
 def test_a_primary_that_crashes_after_each_restart_is_restarted_with_back_off(stack: Stack) -> None:
-    time.sleep(3.5)  # up for longer than SPORTAPP_STABLE_AFTER_S: earlier tests' restarts are forgiven
+    # Earlier tests' restarts are forgiven once the primary has been up SPORTAPP_STABLE_AFTER_S: wait
+    # for it, however long this machine takes, so that this test starts from the first restart.
+    deadline = time.monotonic() + 60
+    while monitor_status(stack.config)["targets"][PRIMARY]["restarts"] != 0:
+        assert time.monotonic() < deadline, "the primary's earlier restarts were never forgiven"
+        time.sleep(0.2)
     started = time.monotonic()
     kills: list[int] = []
 
@@ -284,6 +274,13 @@ def test_a_refused_upstream_keeps_the_old_route_and_raises_an_alert(stack: Stack
         start_new_session=True,
     )
     try:
+        # A monitor moves nothing for a target it has not yet seen up (its start grace): the fault
+        # comes once this one has seen both instances up and ready.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and {PRIMARY, BACKUP} - {
+            e["target"] for e in read_events(event_log) if e["event"] == "ready"
+        }:
+            time.sleep(0.1)
         records = register_while(
             stack, lambda: os.killpg(pid_of(stack, PRIMARY), signal.SIGKILL), duration_s=5.0
         )

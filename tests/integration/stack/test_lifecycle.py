@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from sportapp_stack.stack import Stack, StackError, live_pids
+from sportapp_stack.processes import live_pids
+from sportapp_stack.stack import Stack, StackError
 from tests.conftest import REPO, kill_groups, process_groups, stack_config, work_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]

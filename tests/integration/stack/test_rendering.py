@@ -35,7 +35,8 @@ def test_the_rendered_gateway_passes_nginx_t(var_dir: Path, masking: bool) -> No
 
     stack.nginx.test()  # raises with NGINX's own words if it refuses
     upstream = stack.config.upstream_file.read_text()
-    assert ("backup;" in upstream) is masking
+    assert (" backup max_fails=0;" in upstream) is masking
+    assert "max_fails=1" not in upstream, "no instance is ever marked down by NGINX itself"
     assert ("non_idempotent" in upstream) is masking
 
 
@@ -89,7 +90,10 @@ def test_supervisord_runs_every_part_in_its_own_killable_group(var_dir: Path) ->
         assert section["stdout_logfile"].startswith(str(var_dir))
     # Restarting a registro instance is the monitor's decision, not supervisord's.
     assert parser["program:registro-primary"]["autorestart"] == "false"
-    assert str(var_dir / "metrics" / "registro-backup") in parser["program:registro-backup"]["environment"]
+    assert 'SPORTAPP_INSTANCE="registro-backup"' in parser["program:registro-backup"]["environment"]
+    # The monitor starts once the rest is healthy (`up` starts it), never by itself.
+    assert parser["program:monitor"]["autostart"] == "false"
+    assert {parser[f"program:{name}"]["autostart"] for name in programs if name != "monitor"} == {"true"}
 
 
 def test_a_missing_nginx_is_named_in_the_error(var_dir: Path) -> None:

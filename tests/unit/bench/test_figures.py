@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
 
 from bench.__main__ import table
 from bench.common import Figure, summary
-from bench.registration import P99_LIMIT_MS, best_step, step_rates
 from bench.wrk import parse, rotating_paths_script
 from sportapp_stack.experiment.analysis import percentile
 
@@ -64,41 +62,6 @@ def test_the_wrk_script_quotes_every_path() -> None:
     assert '"/a?x=\\"1\\""' in script
     assert '"/b"' in script
     assert "request = function()" in script
-
-
-def test_rates_step_from_a_fifth_to_one_and_a_half_times_the_bound() -> None:
-    rates = step_rates(50.0)
-
-    assert rates[0] == 10.0
-    assert rates[-1] == 75.0
-    assert len(rates) == 14
-    assert all(b > a for a, b in itertools.pairwise(rates))
-
-
-def _step(rate: float, served: float, p99: float | None, ok: float = 1.0) -> dict[str, float | None]:
-    return {"rate": rate, "served_per_s": served, "p99_ms": p99, "ok_share": ok}
-
-
-def test_the_best_step_is_the_most_served_before_latency_passes_the_limit() -> None:
-    steps = [
-        _step(25, 25, 80),
-        _step(30, 29.5, 120),
-        _step(35, 28, 400),
-        _step(40, 39, P99_LIMIT_MS + 1),  # more served, but too slow: it ends the search
-        _step(45, 44, 90),
-    ]
-
-    assert best_step(steps) == steps[1]
-
-
-def test_a_step_that_sheds_requests_does_not_count() -> None:
-    steps = [_step(25, 25, 80), _step(30, 27, 100, ok=0.9), _step(35, 35, 100)]
-
-    assert best_step(steps) == steps[0]
-
-
-def test_no_step_within_the_limit_gives_no_figure() -> None:
-    assert best_step([_step(25, 25, None)]) is None
 
 
 def test_percentile_is_a_measured_value() -> None:

@@ -141,8 +141,10 @@ class FakeReadModel:
         self.applied: Counter[int] = Counter()
         self.commits: list[tuple[int | None, list[int]]] = []
         self.fail_on_add: BaseException | None = None
+        self.position_reads = 0
 
     def position(self, name: str) -> StoredPosition:
+        self.position_reads += 1
         return self.positions[name]
 
     def transaction(self, name: str) -> FakeTransaction:

@@ -250,3 +250,32 @@ def test_report_counts_events_not_projected_yet(feed: FakeFeed, model: FakeReadM
     assert runner.status.lag_events == 1
     runner.run_once()
     assert projection_report(model.position("users"), runner.status)["lag_events"] == 0
+
+
+def test_the_round_after_a_stored_batch_starts_from_it_without_reading_it_back(
+    feed: FakeFeed, model: FakeReadModel
+) -> None:
+    runner = projector(model, feed)
+    feed.register("ana@example.com")
+    runner.run_once()
+    feed.register("bea@example.com")
+    reads = model.position_reads
+
+    assert runner.run_once() == 1
+    assert model.position_reads == reads
+    assert model.positions["users"].position == 2
+
+
+def test_a_round_after_one_that_stored_nothing_reads_the_position_a_peer_may_have_moved(
+    feed: FakeFeed, model: FakeReadModel
+) -> None:
+    runner, peer = projector(model, feed), projector(model, feed)
+    feed.register("ana@example.com")
+    runner.run_once()
+    feed.register("bea@example.com")
+    peer.run_once()  # the peer stores position 2
+    feed.register("cy@example.com")
+
+    assert runner.run_once() == 0, "starting from its own position 1, it loses the race"
+    assert runner.run_once() == 1, "then it reads the position back and goes on from 2"
+    assert sorted(model.applied.values()) == [1, 1, 1]

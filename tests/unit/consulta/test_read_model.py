@@ -12,10 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from sportapp_core.adapters.sqlalchemy import create_store_engine, views
+from sportapp_core.adapters.sqlalchemy import create_store_engine
+from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, user_views
+from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
 from sportapp_core.domain import EmailAddress, UserRegistered
+from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_core.services.projection import ProjectionSettings, Projector
 from tests.unit.consulta.fakes import T0, FakeClock, FakeFeed
 
@@ -130,7 +133,7 @@ def test_projectors_of_two_processes_racing_on_sqlite_apply_each_event_once(url:
         for each in engines:
             each.dispose()
 
-    page = views.users_page(engine, after=None, limit=100)
+    page = ReadModelViews(engine).users_page(after=None, limit=100)
     assert view_count(engine) == page["total"] == 200
     assert [user["id"] for user in page["users"]] == list(range(1, 101))
 
@@ -147,8 +150,8 @@ def three_users(read_model: SqlAlchemyReadModel) -> None:
 
 @pytest.mark.usefixtures("three_users")
 def test_pages_follow_the_cursor_and_say_where_the_next_starts(engine: Engine) -> None:
-    first = views.users_page(engine, after=None, limit=2)
-    second = views.users_page(engine, after=first["next_after"], limit=2)
+    first = ReadModelViews(engine).users_page(after=None, limit=2)
+    second = ReadModelViews(engine).users_page(after=first["next_after"], limit=2)
 
     assert [user["id"] for user in first["users"]] == [1, 2]
     assert first["next_after"] == 2
@@ -157,19 +160,43 @@ def test_pages_follow_the_cursor_and_say_where_the_next_starts(engine: Engine) -
     assert first["total"] == second["total"] == 3
 
 
+@pytest.fixture(params=["one engine", "an engine without transactions for lookups"])
+def read_views(request: pytest.FixtureRequest, engine: Engine) -> Iterator[ReadModelViews]:
+    if request.param == "one engine":
+        yield ReadModelViews(engine)
+        return
+    lookups = single_statement_engine(engine)
+    assert lookups is not engine
+    yield ReadModelViews(engine, lookups)
+    lookups.dispose()
+
+
 @pytest.mark.usefixtures("three_users")
-def test_a_user_view_has_only_public_fields(engine: Engine) -> None:
-    assert views.user(engine, 1) == {
+def test_a_user_view_has_only_public_fields(read_views: ReadModelViews) -> None:
+    assert read_views.user(1) == {
         "id": 1,
         "email": "Ana@example.com",
         "created_at": T0 + timedelta(seconds=1),
     }
-    assert views.user(engine, 99) is None
+    assert read_views.user(99) is None
 
 
 @pytest.mark.usefixtures("three_users")
-def test_an_address_is_registered_in_any_case(engine: Engine) -> None:
-    emails = views.ReadModelEmails(engine)
+def test_an_address_is_registered_in_any_case(read_views: ReadModelViews) -> None:
+    assert read_views.is_registered(EmailAddress.parse("ANA@example.COM"))
+    assert not read_views.is_registered(EmailAddress.parse("dan@example.com"))
 
-    assert emails.is_registered(EmailAddress.parse("ANA@example.COM"))
-    assert not emails.is_registered(EmailAddress.parse("dan@example.com"))
+
+def test_a_lookup_on_a_store_that_does_not_answer_is_the_read_store_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "read.db"
+    engine = create_store_engine(f"sqlite:///{path}")
+    upgrade_schema(engine, READ_STORE_SCHEMA)
+    lookups = ReadModelViews(engine, single_statement_engine(engine))
+    engine.dispose()
+    path.unlink()
+    path.mkdir()  # where the store was, nothing SQLite can open
+
+    with pytest.raises(DependencyUnavailable) as raised:
+        lookups.user(1)
+
+    assert raised.value.dependency == "read store"

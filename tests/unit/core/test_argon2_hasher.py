@@ -8,6 +8,7 @@ import time
 import pytest
 
 from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
+from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.domain import Password
 
 SECRET = "correct-horse-battery"
@@ -107,8 +108,8 @@ class ConcurrencyGauge:
 
 
 @pytest.mark.parametrize("bound", [1, 2])
-def test_at_most_max_concurrent_hashes_run_at_once(bound: int) -> None:
-    hasher = Argon2Hasher(FAST, max_concurrent=bound)
+def test_at_most_as_many_hashes_as_slots_run_at_once(bound: int) -> None:
+    hasher = Argon2Hasher(FAST, WorkSlots(bound, job_s=0.01))
     gauge = ConcurrencyGauge()
     hashes: list[str] = []
     threads = [
@@ -123,3 +124,15 @@ def test_at_most_max_concurrent_hashes_run_at_once(bound: int) -> None:
     assert not any(thread.is_alive() for thread in threads)
     assert len(hashes) == 4
     assert gauge.most == bound
+
+
+def test_the_hasher_times_its_hashes_in_its_slots_from_a_first_hash_at_start() -> None:
+    slots = WorkSlots(1, job_s=60.0)
+
+    hasher = Argon2Hasher(FAST, slots)
+    assert slots.jobs == 1, "a first hash at start"
+    assert 0 < slots.job_s < 60.0, "the first hash's length replaces the guess"
+    hasher.verify(hasher.hash(Password(SECRET)), Password(SECRET))
+
+    assert slots.jobs == 3
+    assert slots.cpu_s > 0

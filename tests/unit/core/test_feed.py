@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from sportapp_core.domain import EmailAddress, NewUser, UserRegistered
 from sportapp_core.services import WriteStoreRegistrations
-from sportapp_core.services.feed import POLL_INTERVAL_S, read_feed
+from sportapp_core.services.feed import (
+    POLL_INTERVAL_S,
+    SIGNALLED_POLL_INTERVAL_S,
+    NewEvents,
+    read_feed,
+)
 from tests.fakes import EPOCH, FakeClock, FakeTimer, FakeUnitOfWorkFactory
 
 
@@ -26,7 +34,7 @@ def timer() -> FakeTimer:
 
 
 def register(store: WriteStoreRegistrations, name: str) -> None:
-    store.record(NewUser(EmailAddress.parse(f"{name}@example.com"), "fake$x"), None, "test")
+    store.record(NewUser(EmailAddress.parse(f"{name}@example.com"), "fake$x"), None)
 
 
 def test_events_after_a_position_come_in_order_with_the_head(
@@ -122,3 +130,83 @@ def test_feed_never_shows_an_event_whose_transaction_rolled_back(
 
     assert [event.position for event in batch.events] == [1]
     assert batch.head == 1
+
+
+class TimerSignal:
+    """An event signal on the fake timer: a wait sleeps its timeout unless events came since."""
+
+    def __init__(self, timer: FakeTimer) -> None:
+        self.timer = timer
+        self.generation = 0
+        self.waits: list[float] = []
+
+    def notify(self) -> None:
+        self.generation += 1
+
+    def wait(self, since: int, timeout_s: float) -> None:
+        if self.generation == since:
+            self.waits.append(timeout_s)
+            self.timer.sleep(timeout_s)
+
+
+def test_with_a_signal_a_caught_up_reader_sleeps_until_told_not_on_a_poll(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    signal = TimerSignal(timer)
+    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    timer.at(timer.monotonic() + 0.2, lambda: register(store, "ana"))
+
+    batch = read_feed(
+        uow_factory, after=0, limit=10, wait_s=10.0, signal=signal,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+
+    assert [event.payload["email"] for event in batch.events] == ["ana@example.com"]
+    assert timer.sleeps == [SIGNALLED_POLL_INTERVAL_S], "one wait, not a poll every 20 ms"
+    assert signal.waits == [SIGNALLED_POLL_INTERVAL_S]
+
+
+def test_an_event_committed_between_the_read_and_the_wait_is_not_missed(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    signal = TimerSignal(timer)
+    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+
+    class CommitJustBeforeTheWait:
+        @property
+        def generation(self) -> int:
+            return signal.generation
+
+        def wait(self, since: int, timeout_s: float) -> None:
+            if not uow_factory.state.events:
+                register(store, "ana")  # the reader found nothing; this lands before it waits
+            signal.wait(since, timeout_s)
+
+    batch = read_feed(
+        uow_factory, after=0, limit=10, wait_s=10.0, signal=CommitJustBeforeTheWait(),
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+
+    assert [event.position for event in batch.events] == [1]
+    assert signal.waits == [], "the generation had moved: no wait"
+    assert timer.sleeps == []
+
+
+def test_new_events_wake_a_waiting_thread_and_a_stale_wait_returns_at_once() -> None:
+    new_events = NewEvents()
+    seen = new_events.generation
+    woke = threading.Event()
+
+    def waiter() -> None:
+        new_events.wait(seen, timeout_s=30.0)
+        woke.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    new_events.notify()
+    thread.join(timeout=10)
+
+    assert woke.is_set()
+    started = time.monotonic()
+    new_events.wait(seen, timeout_s=30.0)  # the generation moved since: no wait at all
+    assert time.monotonic() - started < 5.0

@@ -9,12 +9,16 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from sportapp_core.domain import MAX_ID, Password, User
-from sportapp_core.schemas import (
+from sportapp_core.db_schemas import (
     EventQuerySchema,
+    RecordRequestSchema,
+    StoredUserSchema,
+    record_request,
+)
+from sportapp_core.domain import MAX_ID, EmailAddress, NewUser, Password, User
+from sportapp_core.schemas import (
     PageQuerySchema,
     RegistrationSchema,
-    StoredUserSchema,
     UserPageSchema,
     UserSchema,
     validation_messages,
@@ -40,11 +44,26 @@ def user(user_id: int = 7) -> User:
     )
 
 
-def test_registration_body_loads_correo_and_clave_into_email_and_password() -> None:
+def test_registration_body_loads_correo_and_clave_into_domain_values() -> None:
     loaded = RegistrationSchema().load({"correo": "Ana@Example.com", "clave": SECRET})
 
-    assert loaded == {"email": "Ana@Example.com", "password": Password(SECRET)}
+    assert loaded == {"email": EmailAddress.parse("Ana@Example.com"), "password": Password(SECRET)}
+    assert loaded["email"].canonical == "ana@example.com"
     assert isinstance(loaded["password"], Password)
+
+
+def test_registration_body_parses_the_address_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[object] = []
+    original = EmailAddress.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[EmailAddress], raw: object) -> EmailAddress:
+        parsed.append(raw)
+        return original(cls, raw)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(EmailAddress, "parse", classmethod(counting))
+    RegistrationSchema().load({"correo": "ana@example.com", "clave": SECRET})
+
+    assert parsed == ["ana@example.com"]
 
 
 def test_registration_body_with_python_names_is_refused() -> None:
@@ -108,7 +127,9 @@ def test_validation_errors_never_repeat_the_password() -> None:
 
 
 def test_password_is_never_dumped() -> None:
-    dumped = RegistrationSchema().dump({"email": "ana@example.com", "password": Password(SECRET)})
+    dumped = RegistrationSchema().dump(
+        {"email": EmailAddress.parse("ana@example.com"), "password": Password(SECRET)}
+    )
 
     assert dumped == {"correo": "ana@example.com"}
 
@@ -151,6 +172,22 @@ def test_stored_user_refuses_a_naive_time() -> None:
     stored["created_at"] = "2026-01-01T12:00:00"
 
     assert list(messages_of(StoredUserSchema(), stored)) == ["created_at"]
+
+
+def test_a_record_request_carries_the_address_in_both_forms_and_loads_without_parsing_it() -> None:
+    new_user = NewUser(EmailAddress.parse("Ana@Bücher.de"), "fake$1")
+
+    loaded = RecordRequestSchema().load(record_request(new_user, "k-1"))
+
+    assert loaded == {"new_user": new_user, "idempotency_key": "k-1"}
+
+
+@pytest.mark.parametrize("field", ["email", "email_canonical"])
+def test_a_record_request_without_an_address_in_a_form_is_refused(field: str) -> None:
+    body = record_request(NewUser(EmailAddress.parse("ana@example.com"), "fake$1"), None)
+    body[field] = "not an address"
+
+    assert list(messages_of(RecordRequestSchema(), body)) == ["email"]
 
 
 def test_page_query_defaults_to_the_first_page_of_20() -> None:

@@ -81,6 +81,7 @@ def failover_events() -> list[dict[str, Any]]:
         event("config_live", 10.6, generation=2, active="registro-backup"),
         event("failover_done", 10.6, active="registro-backup"),
         event("up", 15.0, target="registro-primary"),
+        event("ready", 15.5, target="registro-primary"),
         event("failback_started", 19.8, source="registro-backup", to="registro-primary"),
         event("failback_done", 20.0, active="registro-primary"),
     ]

@@ -54,8 +54,11 @@ def test_the_report_states_a_refuted_hypothesis_and_lost_registrations_at_the_to
     assert "(figures/timeline.png)" in text
     assert "(figures/throughput.png)" in text
     assert "| detection (fault to monitor's down) | 400.0 ms |" in text
-    # The timeout at 12 s delays "service restored" past the failover.
-    assert "| kill | registro-primary | 400.0 | 530.0 | 10,000.0 | 2,130.0 |" in text
+    # The timeout at 12 s delays "service restored" past the failover; recovery is the restarted
+    # primary ready again, 5.5 s after the kill.
+    assert "| kill | registro-primary | 400.0 | 530.0 | 5,500.0 | 2,130.0 |" in text
+    assert "| from the fault to recovery |" in text
+    assert "Load:" not in text, "a report built without a load rate says nothing of it"
 
 
 def test_the_report_of_a_clean_run_says_it_held(tmp_path: Path) -> None:
@@ -69,3 +72,20 @@ def test_the_report_of_a_clean_run_says_it_held(tmp_path: Path) -> None:
     assert "THE HYPOTHESIS HELD" in text
     assert "No registration was lost or duplicated (50 acknowledged)." in text
     assert "No fault was injected in this run." in text
+    assert "| no fault injected | 50 | 0 | — |" in text
+
+
+def test_the_report_states_the_capacity_and_the_share_offered(tmp_path: Path) -> None:
+    report = build_report(steady_run(5, 10), scenario="baseline", masking=True)
+    report["capacity"] = {
+        "per_s": 64.0, "method": "measured", "age_s": 0.0,
+        "machine": {"cpus": 2, "cpu": "Some CPU"},
+    }
+    report["rate_per_s"] = 40.0
+    report["utilisation"] = 0.5
+
+    text = write_report_md(report, [], {}, tmp_path / "report.md").read_text()
+
+    assert "Load: 40.0 requests/s, against a capacity of **64.0 registrations/s**" in text
+    assert "measured in this run by a step ramp through the gateway; 2 cores, Some CPU" in text
+    assert "| registrations offered, share of the capacity | 50.0000% |" in text

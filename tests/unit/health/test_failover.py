@@ -46,8 +46,11 @@ def test_a_dead_active_is_still_replaced_by_a_live_standby_while_db_is_down() ->
 
 
 def test_fails_back_once_the_primary_is_up_and_ready() -> None:
-    assert _decide("registro-backup", UP, UP).route_to == "registro-primary"
-    assert _decide("registro-backup", UP, UP).kind is DecisionKind.SWITCH
+    decision = _decide("registro-backup", UP, UP)
+
+    assert (decision.kind, decision.route_to, decision.failback) == (
+        DecisionKind.SWITCH, "registro-primary", True
+    )
 
 
 def test_does_not_fail_back_to_a_primary_that_is_not_ready() -> None:
@@ -72,6 +75,7 @@ def test_without_fail_back_the_old_primary_takes_over_when_the_backup_dies() -> 
 
     assert decision.kind is DecisionKind.SWITCH
     assert decision.route_to == "registro-primary"
+    assert decision.failback is False, "away from a dead backup: a failover, toward the primary"
 
 
 def test_an_unknown_active_is_left_alone() -> None:

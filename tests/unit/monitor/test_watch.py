@@ -135,6 +135,8 @@ def test_a_dead_primary_is_replaced_by_the_backup_restarted_and_failed_back(harn
     eventually(lambda: PRIMARY in harness.supervisor.restarted)
     harness.supervisor.crash_on_start.clear()
     eventually(lambda: harness.gateway.switches == [BACKUP, PRIMARY])
+    # The switch is done in the gateway before the monitor records it.
+    eventually(lambda: "failback_done" in harness.events())
 
     events = harness.events()
     for expected in ("down", "failover_started", "failover_done", "restart_issued", "ready", "failback_done"):

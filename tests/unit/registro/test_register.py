@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from sportapp_core.adapters.web.admission import AdmissionLimit
+from sportapp_core.adapters.web.admission import WaitAdmission
+from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_registro import create_app
@@ -24,7 +25,8 @@ class Harness:
     def __init__(self, tmp_path: Path, *, faults: bool = False) -> None:
         self.uow_factory = FakeUnitOfWorkFactory()
         self.invalid_emails_seen = 0
-        self.admission = AdmissionLimit(2)
+        # Hashes "take" 1 s on one slot: one registration in flight, and the next would wait.
+        self.admission = WaitAdmission(WorkSlots(1, job_s=1.0), budget_s=0.5, max_admitted=8)
         services = Services(
             instance="registro-primary",
             store=WriteStoreRegistrations(self.uow_factory, FakeClock()),
@@ -136,16 +138,21 @@ def test_a_store_that_does_not_answer_is_503_with_retry_after(registro: Harness)
     assert response.headers["Retry-After"] == "1"
 
 
-def test_registrations_beyond_the_admission_limit_are_refused_with_retry_after(registro: Harness) -> None:
-    with registro.admission.admitted(), registro.admission.admitted():
-        refused = registro.register("ana@example.com")
-        ping = registro.client.get("/ping?nonce=still-here")
+def test_a_registration_that_would_wait_past_the_budget_is_refused_with_retry_after(
+    registro: Harness,
+) -> None:
+    assert registro.admission.try_admit() is None  # one in flight: the next would wait 1 s
+    refused = registro.register("ana@example.com")
+    ping = registro.client.get("/ping?nonce=still-here")
+    registro.admission.finished()
 
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == "1"
     assert refused.get_json(force=True)["type"].endswith("/overloaded")
+    assert refused.headers["X-Served-By"] == "registro-primary"
     assert ping.status_code == 200
     assert registro.register("ana@example.com").status_code == 201
+    assert registro.admission.admitted == 0
 
 
 def test_the_seed_fault_hook_sees_invalid_addresses_only(registro: Harness) -> None:

@@ -28,7 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     """Build a consulta instance. ``config`` overrides ``SPORTAPP_*`` settings (tests use it).
 
     With ``projector`` on, the projection starts on a daemon thread of this process (under gunicorn,
-    of each worker); ``app.extensions["sportapp_projector"].stop()`` stops it.
+    of its one worker: one projector, one long-poll of db's feed per consulta instance);
+    ``app.extensions["sportapp_projector"].stop()`` stops it.
     """
     settings = settings_from_env(ConsultaSettings, os.environ, config)
     configure_logging(settings.instance, settings.log_level)

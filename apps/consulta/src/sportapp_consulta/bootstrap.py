@@ -15,11 +15,13 @@ from sportapp_consulta.metrics import ProjectionMetrics
 from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.http.feed_client import DbServiceFeed
+from sportapp_core.adapters.http.session import ServiceClient
 from sportapp_core.adapters.redis_streams import RedisStreamSource, connect
 from sportapp_core.adapters.sqlalchemy import create_store_engine
+from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
-from sportapp_core.adapters.sqlalchemy.views import ReadModelEmails
+from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
 from sportapp_core.services.ports import Clock
 from sportapp_core.services.projection import (
     USERS_PROJECTION,
@@ -39,7 +41,7 @@ class Services:
 
     engine: Engine
     read_model: SqlAlchemyReadModel
-    emails: ReadModelEmails
+    views: ReadModelViews
     projector: Projector | None
     metrics_registry: CollectorRegistry
 
@@ -67,7 +69,7 @@ def event_source(settings: ConsultaSettings) -> EventSource:
             consumer=f"{settings.instance}-{socket.gethostname()}-{os.getpid()}",
             claim_min_idle_ms=settings.claim_min_idle_ms,
         )
-    return DbServiceFeed(settings.db_service_url)
+    return DbServiceFeed(ServiceClient(settings.db_service_url, pool_size=1))
 
 
 def bootstrap(
@@ -95,7 +97,7 @@ def bootstrap(
     return Services(
         engine=engine,
         read_model=read_model,
-        emails=ReadModelEmails(engine),
+        views=ReadModelViews(engine, single_statement_engine(engine)),
         projector=projector,
         metrics_registry=registry,
     )

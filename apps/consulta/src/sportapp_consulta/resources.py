@@ -7,7 +7,6 @@ from typing import Any
 from flask_restful import Resource
 
 from sportapp_consulta.bootstrap import Services
-from sportapp_core.adapters.sqlalchemy import views
 from sportapp_core.adapters.web.requests import load_query
 from sportapp_core.domain import UserNotFound
 from sportapp_core.schemas import (
@@ -19,6 +18,13 @@ from sportapp_core.schemas import (
 )
 from sportapp_core.services import can_register
 
+# Built once: a schema's construction costs more than the dump of one user.
+_PAGE_QUERY = PageQuerySchema()
+_USER_PAGE = UserPageSchema()
+_USER = UserSchema()
+_ELIGIBILITY_QUERY = EligibilityQuerySchema()
+_ELIGIBILITY = EligibilitySchema()
+
 
 class _ServiceResource(Resource):  # type: ignore[misc]
     def __init__(self, services: Services) -> None:
@@ -29,25 +35,25 @@ class UserList(_ServiceResource):
     """``GET /user-queries/users?after=&limit=``: users by keyset pages."""
 
     def get(self) -> dict[str, Any]:
-        query = load_query(PageQuerySchema())
-        page = views.users_page(self.services.engine, after=query["after"], limit=query["limit"])
-        return dict(UserPageSchema().dump(page))
+        query = load_query(_PAGE_QUERY)
+        page = self.services.views.users_page(after=query["after"], limit=query["limit"])
+        return dict(_USER_PAGE.dump(page))
 
 
 class User(_ServiceResource):
     """``GET /user-queries/users/<id>``."""
 
     def get(self, user_id: int) -> dict[str, Any]:
-        user = views.user(self.services.engine, user_id)
+        user = self.services.views.user(user_id)
         if user is None:
             raise UserNotFound(user_id)
-        return dict(UserSchema().dump(user))
+        return dict(_USER.dump(user))
 
 
 class EmailCheck(_ServiceResource):
     """``GET /user-queries/users/check?correo=``: could this address register now?"""
 
     def get(self) -> dict[str, Any]:
-        query = load_query(EligibilityQuerySchema())
-        eligibility = can_register(query["email"], self.services.emails)
-        return dict(EligibilitySchema().dump(eligibility))
+        query = load_query(_ELIGIBILITY_QUERY)
+        eligibility = can_register(query["email"], self.services.views)
+        return dict(_ELIGIBILITY.dump(eligibility))

@@ -16,7 +16,8 @@ class ConsultaSettings:
     instance: str = "consulta"
     read_store_url: str = "sqlite:///var/consulta.db"
     db_service_url: str = "http://127.0.0.1:8101"
-    # Every worker projects; the compare-and-set on the stored position makes that safe.
+    # Whether this process projects. consulta runs one worker process; where several processes
+    # project (more workers, replicas), the compare-and-set on the stored position keeps it safe.
     projector: bool = True
     projection_batch_size: int = 100
     # How long the db service holds a pull open when there is nothing new (it allows up to 10 s).

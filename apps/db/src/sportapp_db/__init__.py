@@ -16,18 +16,10 @@ from sportapp_core.adapters.web.observability import (
 from sportapp_core.adapters.web.probes import install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
 from sportapp_core.adapters.web.settings import settings_from_env
+from sportapp_core.db_schemas import EVENTS_PATH, USERS_PATH
 from sportapp_db.bootstrap import Services, bootstrap
-from sportapp_db.resources import (
-    EmailLookup,
-    Events,
-    IdempotencyKeyClaim,
-    User,
-    UserList,
-)
+from sportapp_db.resources import Events, User, UserList
 from sportapp_db.settings import DbSettings
-
-# Polled many times a second by every consulta projector.
-EVENTS_PATH = "/user-db/events"
 
 
 def create_app(config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
@@ -39,14 +31,12 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install_problem_handlers(app)
-    install_observability(app, settings.instance, HttpMetrics(), quiet_endpoints=[EVENTS_PATH])
+    install_observability(app, settings.instance, HttpMetrics())
     install_probes(app, settings.instance, {"store": services.check_store})
 
     api = ProblemApi(app)
     kwargs = {"resource_class_kwargs": {"services": services}}
-    api.add_resource(IdempotencyKeyClaim, "/user-db/idempotency-keys/claim", **kwargs)
-    api.add_resource(UserList, "/user-db/users", **kwargs)
-    api.add_resource(EmailLookup, "/user-db/users/lookup", **kwargs)
-    api.add_resource(User, "/user-db/users/<int:user_id>", **kwargs)
+    api.add_resource(UserList, USERS_PATH, **kwargs)
+    api.add_resource(User, USERS_PATH + "/<int:user_id>", **kwargs)
     api.add_resource(Events, EVENTS_PATH, **kwargs)
     return app

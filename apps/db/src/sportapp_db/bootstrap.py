@@ -10,6 +10,7 @@ from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.services import WriteStoreRegistrations
+from sportapp_core.services.feed import NewEvents
 from sportapp_core.services.ports import Clock
 from sportapp_db.settings import DbSettings
 
@@ -21,6 +22,8 @@ class Services:
     uow_factory: SqlAlchemyUnitOfWorkFactory
     registrations: WriteStoreRegistrations
     clock: Clock
+    # Wakes the feed's long-polls when a registration of this process commits.
+    new_events: NewEvents
 
     def check_store(self) -> dict[str, int]:
         """Health check: the store answers, and how far its outbox goes."""
@@ -40,8 +43,10 @@ def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
     upgrade_schema(engine, WRITE_STORE_SCHEMA)
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     clock = clock or SystemClock()
+    new_events = NewEvents()
     return Services(
         uow_factory=uow_factory,
-        registrations=WriteStoreRegistrations(uow_factory, clock),
+        registrations=WriteStoreRegistrations(uow_factory, clock, on_commit=new_events.notify),
         clock=clock,
+        new_events=new_events,
     )

@@ -60,6 +60,8 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
         events=events,
         metrics=metrics,
         interval_s=settings.interval_ms / 1000,
+        watch_interval_s=settings.watch_interval_ms / 1000,
+        start_grace_s=settings.start_grace_s,
         rise=settings.rise,
         fall=settings.fall,
         restart_backoff_s=settings.restart_backoff_s,
@@ -79,7 +81,8 @@ def main() -> None:
     host, _, port = settings.bind.rpartition(":")
     shown = {
         name: getattr(settings, name)
-        for name in ("interval_ms", "readiness_interval_ms", "timeout_ms", "rise", "fall", "fail_back",
+        for name in ("interval_ms", "watch_interval_ms", "readiness_interval_ms", "timeout_ms",
+                     "start_grace_s", "rise", "fall", "fail_back",
                      "masking", "restart_backoff_s", "restart_backoff_max_s", "restart_grace_s",
                      "stable_after_s")
     }

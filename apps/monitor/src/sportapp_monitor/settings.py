@@ -19,16 +19,26 @@ class MonitorSettings:
     db_service_url: str = "http://127.0.0.1:8101"
     gateway_url: str = "http://127.0.0.1:8080"
     # Ping/echo: a ping every interval, an echo must come back within the timeout; DOWN after
-    # `fall` consecutive misses, UP after `rise` consecutive echoes. A hang is detected between
-    # timeout + (fall - 1) * interval and one interval more after it began: 350..450 ms here.
+    # `fall` consecutive misses, UP after `rise` consecutive echoes. A hang of the instance that
+    # takes the registrations is detected between timeout + (fall - 1) * interval and one interval
+    # more after it began: 350..450 ms here.
     interval_ms: int = 100
     timeout_ms: int = 250
+    # The standby and db are pinged less often: their state decides where to switch, not when,
+    # and every echo costs the instance that answers it.
+    watch_interval_ms: int = 500
     # How often each live instance's readiness (/health) is asked: it gates a switch and a
     # reintroduction, not detection.
-    readiness_interval_ms: int = 500
+    readiness_interval_ms: int = 1000
+    # A target that has never answered is starting, not dead: it is declared DOWN (and restarted)
+    # only if it is still not up this long after the monitor began to watch it.
+    start_grace_s: float = 30.0
     rise: int = 3
     fall: int = 2
-    fail_back: bool = True
+    # Off: once the primary is back it stays the standby, as keepalived's `nopreempt` does (a
+    # switch back costs a reload and moves the traffic onto an instance just restarted, for no
+    # gain in availability). On: the primary takes the registrations again once it is ready.
+    fail_back: bool = False
     # Gateway masking: the standby is a `backup` server of the same upstream, and NGINX retries
     # a request the active instance could not take on it.
     masking: bool = True

@@ -32,9 +32,9 @@ def create_status_app(
             raise RuntimeError(f"monitor loop silent for {silent_for:.1f} s")
         return {"loop_silent_ms": round(silent_for * 1000, 1)}
 
-    install_probes(app, instance, {"loop": loop_alive})
     http_metrics = HttpMetrics()
     install_observability(app, instance, http_metrics)
+    install_probes(app, instance, {"loop": loop_alive})
     # The monitor's own metrics replace the generic endpoint (one process, no multiprocess mode).
     app.view_functions["metrics"] = lambda: Response(
         generate_latest(metrics.registry) + generate_latest(http_metrics.registry),

@@ -86,6 +86,8 @@ class Monitor:
         interval_s: float,
         rise: int,
         fall: int,
+        watch_interval_s: float | None = None,
+        start_grace_s: float = float("inf"),
         restart_backoff_s: float = 0.5,
         restart_backoff_max_s: float = 30.0,
         restart_grace_s: float = 5.0,
@@ -99,7 +101,11 @@ class Monitor:
         self._restart = restart
         self._events = events
         self._metrics = metrics
+        # The instance that takes the registrations is pinged every ``interval_s``: its failure is
+        # the one to detect fast. The standby and db are watched every ``watch_interval_s``:
+        # their state decides where to switch, not when, and each echo costs them CPU.
         self._interval_s = interval_s
+        self._watch_interval_s = watch_interval_s or interval_s
         # Readiness (/health, which asks the instance's own dependencies) is dearer than an echo
         # and decides only which instance may take traffic, so it may be asked less often.
         self._readiness_interval_s = readiness_interval_s
@@ -108,8 +114,12 @@ class Monitor:
         self._grace_s = restart_grace_s
         self._stable_after_s = stable_after_s
         self._lock = threading.RLock()
+        started = time.monotonic()
         self.trackers = {
-            name: EchoTracker(name, rise=rise, fall=fall) for name in [*probes, DEPENDENCY]
+            name: EchoTracker(
+                name, rise=rise, fall=fall, started_at=started, start_grace_s=start_grace_s
+            )
+            for name in [*probes, DEPENDENCY]
         }
         self.ready = dict.fromkeys(probes, False)
         self.restarts = {name: RestartBook() for name in probes}
@@ -135,18 +145,18 @@ class Monitor:
             masking=route.masking,
         )
         pending: set[Future[Any]] = set()
-        next_tick = next_readiness = time.monotonic()
+        now = time.monotonic()
+        next_ping = dict.fromkeys([*self._probes, DEPENDENCY], now)
+        next_readiness = now
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 self.last_loop_at = now
-                if now >= next_tick:
-                    with_readiness = now >= next_readiness
-                    pending |= self._send_pings(with_readiness)
-                    next_tick = max(next_tick + self._interval_s, now)
-                    if with_readiness:
-                        next_readiness = now + self._readiness_interval_s
-                remaining = max(0.0, next_tick - time.monotonic())
+                pending |= self._send_due_pings(next_ping, now)
+                if now >= next_readiness:
+                    pending |= self._ask_readiness()
+                    next_readiness = now + self._readiness_interval_s
+                remaining = max(0.0, min(*next_ping.values(), next_readiness) - time.monotonic())
                 if pending:
                     done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
                 else:
@@ -165,17 +175,27 @@ class Monitor:
         """Ask the loop to end."""
         self._stop.set()
 
-    def _send_pings(self, with_readiness: bool = True) -> set[Future[Any]]:
-        futures: set[Future[Any]] = {
-            self._pings.submit(probe.ping) for probe in (*self._probes.values(), self._dependency)
-        }
-        if not with_readiness:
-            return futures
-        # Readiness of every live instance: the standby's decides a switch, the active's is shown.
-        for name, probe in self._probes.items():
-            if self.trackers[name].state is TargetState.UP:
-                futures.add(self._pings.submit(self._readiness, probe))
+    def _send_due_pings(self, next_ping: dict[str, float], now: float) -> set[Future[Any]]:
+        futures: set[Future[Any]] = set()
+        with self._lock:
+            active = self.route.active.name if self.route is not None else None
+        for name, due in next_ping.items():
+            if now < due:
+                continue
+            probe = self._dependency if name == DEPENDENCY else self._probes[name]
+            futures.add(self._pings.submit(probe.ping))
+            interval = self._interval_s if name == active else self._watch_interval_s
+            # On schedule, or from now if the loop fell behind: never a burst to catch up.
+            next_ping[name] = max(due + interval, now)
         return futures
+
+    def _ask_readiness(self) -> set[Future[Any]]:
+        # Readiness of every live instance: the standby's decides a switch, the active's is shown.
+        return {
+            self._pings.submit(self._readiness, probe)
+            for name, probe in self._probes.items()
+            if self.trackers[name].state is TargetState.UP
+        }
 
     @staticmethod
     def _readiness(probe: Probe) -> Readiness:
@@ -200,6 +220,8 @@ class Monitor:
         if transition is None:
             return
         self._metrics.target_up.labels(result.target).set(_STATE_VALUE[transition.current])
+        if transition.grace_expired:
+            self._events.record("start_grace_expired", target=result.target, reason=transition.reason)
         self._events.record(
             transition.current.value, target=result.target, reason=transition.reason,
             first_miss_t_mono=tracker.first_miss_at,
@@ -261,7 +283,7 @@ class Monitor:
         with self._lock:
             current = self.route
         assert current is not None
-        kind = "failback" if decision.route_to == self.policy.primary else "failover"
+        kind = "failback" if decision.failback else "failover"
         self._events.record(
             f"{kind}_started", source=current.active.name, to=decision.route_to,
             reason=decision.reason,

@@ -6,19 +6,21 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 
+from sportapp_core.adapters.web.admission import AdmissionGate
 from sportapp_core.adapters.web.observability import (
     HttpMetrics,
     configure_logging,
     install_observability,
 )
 from sportapp_core.adapters.web.probes import HealthCheck, install_probes
-from sportapp_core.adapters.web.problems import Problem, ProblemApi, install_problem_handlers
+from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_registro.bootstrap import Services, bootstrap
-from sportapp_registro.faults import FaultSwitch
-from sportapp_registro.resources import FaultMode, Register
+from sportapp_registro.faults import FAULT_PATH
+from sportapp_registro.metrics import RegistrationMetrics
+from sportapp_registro.resources import REGISTER_PATH, FaultMode, Register
 from sportapp_registro.settings import RegistroSettings
 
 
@@ -37,23 +39,20 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install_problem_handlers(app)
-    install_observability(app, settings.instance, HttpMetrics())
-    if services.faults is not None:
-        _install_fault_switch(app, services.faults)
+    app.wsgi_app = AdmissionGate(  # type: ignore[method-assign]
+        app.wsgi_app, services.admission, method="POST", path=REGISTER_PATH
+    )
+    http_metrics = HttpMetrics()
+    RegistrationMetrics(services.admission).register(http_metrics.registry)
+    install_observability(app, settings.instance, http_metrics)
     install_probes(app, settings.instance, health_checks or {})
+    if services.faults is not None:
+        app.wsgi_app = services.faults.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     api = ProblemApi(app)
     kwargs = {"resource_class_kwargs": {"services": services}}
-    api.add_resource(Register, "/user-commands/users/register", **kwargs)
+    api.add_resource(Register, REGISTER_PATH, **kwargs)
     if services.faults is not None:
-        api.add_resource(FaultMode, "/faults/error-mode", **kwargs)
+        api.add_resource(FaultMode, FAULT_PATH, **kwargs)
     return app
 
-
-def _install_fault_switch(app: Flask, switch: FaultSwitch) -> None:
-    @app.before_request
-    def _fail_while_switched_on() -> None:
-        if switch.on and request.path != "/faults/error-mode":
-            raise Problem(
-                500, "Injected fault: this instance fails every request.", code="injected-fault"
-            )

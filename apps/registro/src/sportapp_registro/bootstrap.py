@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sportapp_core.adapters.argon2_hasher import Argon2Hasher
+from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
 from sportapp_core.adapters.http.db_client import DbServiceRegistrations
-from sportapp_core.adapters.http.session import ServiceSession
-from sportapp_core.adapters.web.admission import AdmissionLimit
+from sportapp_core.adapters.http.session import ServiceClient
+from sportapp_core.adapters.web.admission import WaitAdmission
+from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.services.ports import PasswordHasher, RegistrationStore
 from sportapp_registro.faults import FaultSwitch, crash_like_the_seed
 from sportapp_registro.settings import RegistroSettings
+
+# Replaced at once by the hasher's own first hash, made when it is built.
+FIRST_GUESS_HASH_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,7 @@ class Services:
     store: RegistrationStore
     hasher: PasswordHasher
     faults: FaultSwitch | None
-    admission: AdmissionLimit
+    admission: WaitAdmission
     # The seed's fault, when switched on: what to do when an invalid address comes in.
     on_invalid_email: Callable[[], None] | None = None
 
@@ -30,21 +35,20 @@ class Services:
 def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrations]:
     """Wire the adapters for ``settings``; also return the db client for the health check."""
     db = DbServiceRegistrations(
-        settings.db_service_url,
-        ServiceSession(pool_size=settings.max_in_flight),
+        ServiceClient(settings.db_service_url, pool_size=settings.max_admitted),
         read_timeout_s=settings.db_timeout_s,
     )
-    hasher = Argon2Hasher(
-        settings.argon2_parameters(),
-        max_concurrent=settings.hash_concurrency or None,
-    )
+    slots = WorkSlots(settings.hash_concurrency or os.cpu_count() or 1, job_s=FIRST_GUESS_HASH_S)
+    hasher = Argon2Hasher(Argon2Parameters.from_env(os.environ), slots)
     faults = FaultSwitch(settings.fault_dir, settings.instance) if settings.fault_injection else None
     services = Services(
         instance=settings.instance,
         store=db,
         hasher=hasher,
         faults=faults,
-        admission=AdmissionLimit(settings.max_in_flight),
+        admission=WaitAdmission(
+            slots, budget_s=settings.admission_budget_ms / 1000, max_admitted=settings.max_admitted
+        ),
         on_invalid_email=crash_like_the_seed if settings.seed_crash else None,
     )
     return services, db

@@ -10,9 +10,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+
+from sportapp_core.adapters.web.problems import Problem, problem_response
 
 logger = logging.getLogger(__name__)
+
+
+FAULT_PATH = "/faults/error-mode"
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class FaultSwitch:
@@ -20,6 +29,20 @@ class FaultSwitch:
 
     def __init__(self, fault_dir: str, instance: str) -> None:
         self._flag = Path(fault_dir) / f"{instance}.error-mode"
+
+    def wrap(self, app: WsgiApp) -> WsgiApp:
+        """WSGI middleware around the whole instance, its ping/echo included: while the switch is
+        on, every request but the switch's own is answered 500 (as a broken instance would)."""
+
+        def failing(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            if self.on and environ.get("PATH_INFO") != FAULT_PATH:
+                problem = Problem(
+                    500, "Injected fault: this instance fails every request.", code="injected-fault"
+                )
+                return problem_response(problem)(environ, start_response)
+            return app(environ, start_response)
+
+        return failing
 
     @property
     def on(self) -> bool:

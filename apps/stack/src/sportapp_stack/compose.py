@@ -38,6 +38,9 @@ def service_ports(root: Path) -> dict[str, int]:
     return _defaults(root).ports()
 
 
+COMPOSE_REGISTRATIONS_IN_FLIGHT = 16
+
+
 def render_compose_files(root: Path) -> dict[str, str]:
     """Every file of ``infra/compose/nginx/``, by name, rendered from the repository at ``root``."""
     defaults = _defaults(root)
@@ -58,6 +61,8 @@ def render_compose_files(root: Path) -> dict[str, str]:
         openapi_file=CONFIG_DIR / "openapi.json",
         registration_rate=defaults.registration_rate,
         registration_burst=defaults.registration_burst,
+        # A fixed bound: these files are rendered once, for every machine (they are committed).
+        registrations_in_flight=COMPOSE_REGISTRATIONS_IN_FLIGHT,
         client_max_body=defaults.client_max_body,
     )
     route = UpstreamRoute(

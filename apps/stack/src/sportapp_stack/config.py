@@ -84,6 +84,10 @@ class StackConfig:
     # The default leaves room for a load test of ~50 registrations/s from one address.
     registration_rate: str = "200r/s"
     registration_burst: int = 400
+    # Registrations in flight to registro at once, from every client together; the gateway refuses
+    # more at once (503), far cheaper than registro could. None: sized when the stack renders its
+    # files, from a hash timed on this machine (sportapp_stack.render.gateway_in_flight_bound).
+    registrations_in_flight: int | None = None
     client_max_body: str = "16k"
     masking: bool = True
     fault_injection: bool = False
@@ -121,6 +125,8 @@ class StackConfig:
             )
         if self.registration_burst < 0:
             raise ConfigError("registration burst cannot be negative")
+        if self.registrations_in_flight is not None and self.registrations_in_flight < 1:
+            raise ConfigError("at least one registration must be let through at a time")
         if not _SIZE_SHAPE.match(self.client_max_body):
             raise ConfigError(f"body size {self.client_max_body!r} is not like '16k'")
         if self.backend not in BACKENDS:
@@ -193,11 +199,6 @@ class StackConfig:
     def logs_dir(self) -> Path:
         """supervisord's log and each program's output."""
         return self.var_dir / "logs"
-
-    @property
-    def metrics_dir(self) -> Path:
-        """One PROMETHEUS_MULTIPROC_DIR per service, below this folder."""
-        return self.var_dir / "metrics"
 
     @property
     def data_dir(self) -> Path:

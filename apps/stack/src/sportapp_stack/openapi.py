@@ -15,6 +15,7 @@ from sportapp_core.domain import MAX_ID
 from sportapp_core.schemas import (
     EligibilityQuerySchema,
     EligibilitySchema,
+    EmailField,
     PageQuerySchema,
     PasswordField,
     RegistrationSchema,
@@ -96,7 +97,8 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
         },
         servers=[{"url": server_url or "/"}],
     )
-    # The password field is the core's own type; on the wire it is a write-only string.
+    # The core's own field types; on the wire, an address is a string and a password a write-only one.
+    marshmallow.map_to_openapi_type(EmailField, "string", "email")  # type: ignore[no-untyped-call]
     marshmallow.map_to_openapi_type(PasswordField, "string", "password")  # type: ignore[no-untyped-call]
 
     spec.components.schema("Registration", schema=RegistrationSchema)

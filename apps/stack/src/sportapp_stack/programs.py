@@ -9,8 +9,6 @@ from pathlib import Path
 
 from sportapp_stack.config import HOST, StackConfig
 
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
 
 @dataclass(frozen=True, slots=True)
 class Program:
@@ -24,6 +22,9 @@ class Program:
     # supervisord restarts a part that dies unexpectedly, except registro's instances: restarting
     # those is the monitor's job (with back-off), and what the experiment measures.
     autorestart: bool = True
+    # Started by `up` only once every other part is healthy (the monitor: what it watches must
+    # have started, so that an instance it cannot reach has died rather than not begun).
+    after_the_others: bool = False
     stop_signal: str = "TERM"
     # Seconds between the stop signal and SIGKILL to the whole group.
     stop_wait_s: int = 15
@@ -98,7 +99,8 @@ def _stream_env(config: StackConfig) -> dict[str, str]:
 
 
 def _monitor(config: StackConfig) -> Program:
-    # Started last: it adopts the route that `up` rendered and probes it through the gateway.
+    # Started last, once the rest is healthy: it adopts the route that `up` rendered and probes
+    # it through the gateway, and every instance it watches has been up.
     return Program(
         name="monitor",
         command=(sys.executable, "-m", "sportapp_monitor"),
@@ -120,6 +122,7 @@ def _monitor(config: StackConfig) -> Program:
             "SPORTAPP_EVENT_LOG": str(config.monitor_event_log),
         },
         extra_logs=(config.monitor_event_log,),
+        after_the_others=True,
     )
 
 
@@ -151,11 +154,7 @@ def _gunicorn(config: StackConfig, app: str) -> tuple[str, ...]:
 
 
 def _service_env(config: StackConfig, instance: str, port: int) -> dict[str, str]:
-    return {
-        "SPORTAPP_INSTANCE": instance,
-        "SPORTAPP_BIND": f"{HOST}:{port}",
-        METRICS_ENV: str(config.metrics_dir / instance),
-    }
+    return {"SPORTAPP_INSTANCE": instance, "SPORTAPP_BIND": f"{HOST}:{port}"}
 
 
 def _flag(on: bool) -> str:

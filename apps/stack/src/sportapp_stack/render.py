@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import grp
+import math
 import os
 import shlex
+import statistics
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import jinja2
 
+from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
 from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_upstream
+from sportapp_core.adapters.work_slots import WorkSlots
+from sportapp_core.domain import Password
 from sportapp_stack.config import HOST, StackConfig
 from sportapp_stack.programs import Program
 
@@ -32,8 +38,33 @@ def worker_user(config: StackConfig) -> str | None:
     return "root root"
 
 
+# What this stack serves of the bound that hashing sets (measured by the capacity ramp: 0.70 to
+# 0.77 on 2 cores), and how much of that the gateway lets into registro at once, in seconds of its
+# throughput: more than a hung instance catches (0.55 s to detect and switch, at half load), less
+# than registro's own admission budget (0.5 s), so that the gateway sheds a flood, cheaply, and
+# registro seldom has to refuse.
+SERVED_SHARE_OF_HASHING = 0.75
+IN_FLIGHT_WINDOW_S = 0.4
+
+
+def gateway_in_flight_bound(parameters: Argon2Parameters, cores: int) -> int:
+    """Registrations the gateway lets into registro at once on this machine: what registro serves
+    in IN_FLIGHT_WINDOW_S, from a hash timed here with its parameters; two per core at least."""
+    hasher = Argon2Hasher(parameters, WorkSlots(1, job_s=1.0))  # its first hash warms it up
+    password = Password("a password to time one hash with")
+    lengths = []
+    for _ in range(3):
+        started = time.perf_counter()
+        hasher.hash(password)
+        lengths.append(time.perf_counter() - started)
+    hash_s = statistics.median(lengths)
+    served_per_s = SERVED_SHARE_OF_HASHING * cores / hash_s
+    return max(2 * cores, math.ceil(IN_FLIGHT_WINDOW_S * served_per_s))
+
+
 def render_nginx(config: StackConfig, *, foreground: bool = True) -> str:
-    """The main NGINX configuration for ``config``."""
+    """The main NGINX configuration for ``config`` (its in-flight bound set: see Stack.render)."""
+    assert config.registrations_in_flight is not None, "sized before the gateway is rendered"
     return render_gateway(
         config.root,
         worker_user=worker_user(config),
@@ -48,6 +79,7 @@ def render_nginx(config: StackConfig, *, foreground: bool = True) -> str:
         openapi_file=config.openapi_file,
         registration_rate=config.registration_rate,
         registration_burst=config.registration_burst,
+        registrations_in_flight=config.registrations_in_flight,
         client_max_body=config.client_max_body,
     )
 
@@ -67,6 +99,7 @@ def render_gateway(
     openapi_file: Path,
     registration_rate: str,
     registration_burst: int,
+    registrations_in_flight: int,
     client_max_body: str,
 ) -> str:
     """``infra/nginx/nginx.conf.j2`` of the repository at ``root``, with every variable it takes.
@@ -89,6 +122,7 @@ def render_gateway(
         openapi_file=openapi_file,
         registration_rate=registration_rate,
         registration_burst=registration_burst,
+        registrations_in_flight=registrations_in_flight,
         client_max_body=client_max_body,
     )
 

@@ -6,6 +6,7 @@ The ``sportapp`` command and the tests drive the stack through :class:`Stack` on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -23,13 +24,20 @@ from typing import Any
 
 import requests
 
+from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.nginx import Nginx, NginxConfigError, write_atomically
 from sportapp_core.adapters.supervisor import ProgramInfo, Supervisor
 from sportapp_stack.backends import drop_run_stores
 from sportapp_stack.config import HOST, STATE_FILE, StackConfig
 from sportapp_stack.openapi import write_openapi
-from sportapp_stack.programs import METRICS_ENV, Program, programs
-from sportapp_stack.render import render_nginx, render_registro_upstream, render_supervisord
+from sportapp_stack.processes import live_pids
+from sportapp_stack.programs import Program, programs
+from sportapp_stack.render import (
+    gateway_in_flight_bound,
+    render_nginx,
+    render_registro_upstream,
+    render_supervisord,
+)
 
 # supervisord states after which a part will not come up by itself.
 _GIVEN_UP = frozenset({"FATAL", "EXITED", "STOPPED", "UNKNOWN"})
@@ -96,12 +104,15 @@ class Stack:
 
     def render(self) -> None:
         """Write every configuration file into the work folder and check NGINX's with ``nginx -t``."""
+        if self.config.registrations_in_flight is None:
+            bound = gateway_in_flight_bound(Argon2Parameters.from_env(os.environ), os.cpu_count() or 1)
+            self.config = dataclasses.replace(self.config, registrations_in_flight=bound)
         config = self.config
         for folder in (config.var_dir, config.nginx_dir, config.nginx_dir / "temp"):
             folder.mkdir(parents=True, exist_ok=True)
             # NGINX's workers may run as another user: they must reach what they serve.
             folder.chmod(0o755)
-        for folder in (config.logs_dir, config.metrics_dir, config.data_dir, config.faults_dir):
+        for folder in (config.logs_dir, config.data_dir, config.faults_dir):
             folder.mkdir(parents=True, exist_ok=True)
         write_atomically(config.upstream_file, render_registro_upstream(config))
         write_atomically(config.nginx_config, render_nginx(config))
@@ -129,7 +140,6 @@ class Stack:
         if fresh:
             shutil.rmtree(self.config.data_dir, ignore_errors=True)
         self.render()
-        self._reset_metrics_dirs()
         for stale in (self.config.socket, self.config.supervisord_pidfile):
             stale.unlink(missing_ok=True)
         output = self.config.logs_dir / "supervisord.out"
@@ -146,18 +156,28 @@ class Stack:
             )
         if started.returncode != 0:
             raise StackError(f"supervisord did not start:\n{_tail(output, 20)}")
+        deadline = time.monotonic() + self.config.start_timeout_s
         try:
-            self.wait_healthy()
+            first = [program for program in self.programs if not program.after_the_others]
+            self.wait_healthy(first, timeout_s=self.config.start_timeout_s)
+            last = [program for program in self.programs if program.after_the_others]
+            for program in last:
+                self.supervisor.start(program.name, wait=False)
+            self.wait_healthy(last, timeout_s=max(1.0, deadline - time.monotonic()))
         except BaseException:
             self.stop()
             raise
 
-    def wait_healthy(self, timeout_s: float | None = None) -> None:
-        """Wait until every part runs and its health check answers 200; fail fast on a dead part."""
+    def wait_healthy(
+        self, programs: Iterable[Program] | None = None, timeout_s: float | None = None
+    ) -> None:
+        """Wait until every part (of ``programs``, default all) runs and its health check answers
+        200; fail fast on a dead part."""
         timeout_s = self.config.start_timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
         deadline = started + timeout_s
-        pending = {program.name: program for program in self.programs}
+        waited_for = self.programs if programs is None else programs
+        pending = {program.name: program for program in waited_for}
         last_health: dict[str, str] = {}
         streaks: dict[str, int] = {}
         with _http() as http:
@@ -293,14 +313,6 @@ class Stack:
                 except OSError:
                     raise StackError(f"port {port} ({name}) is in use on {HOST}") from None
 
-    def _reset_metrics_dirs(self) -> None:
-        # A folder of a previous run holds dead workers' samples, which would be summed in.
-        for program in self.programs:
-            folder = program.environment.get(METRICS_ENV)
-            if folder:
-                shutil.rmtree(folder, ignore_errors=True)
-                Path(folder).mkdir(parents=True)
-
 
 def _http() -> requests.Session:
     session = requests.Session()
@@ -324,25 +336,6 @@ def _tail(path: Path, lines: int) -> str:
             return "".join(deque(handle, maxlen=lines)).rstrip("\n")
     except FileNotFoundError:
         return "(no such file yet)"
-
-
-def live_pids(groups: Iterable[int]) -> list[int]:
-    """Pids of the processes still alive (zombies excepted) in any of the process ``groups``."""
-    wanted = set(groups)
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp in wanted and state not in ("Z", "X"):
-            alive.append(int(entry.name))
-    return alive
 
 
 def _wait_gone(groups: set[int], timeout_s: float) -> list[int]:

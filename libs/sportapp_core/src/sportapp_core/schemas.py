@@ -1,7 +1,9 @@
-"""The wire format, shared by the apps (marshmallow 4).
+"""The public API's wire format (marshmallow 4): registro's command and consulta's queries.
 
 The seed's field names stay on the wire (``correo``, ``clave``); in Python they are ``email`` and
-``password``. Unknown fields are rejected. Validation errors come back per field, in the wire names.
+``password``, loaded as domain values (:class:`EmailAddress`, :class:`Password`). Unknown fields
+are rejected. Validation errors come back per field, in the wire names. The db service's internal
+API has its own format (:mod:`sportapp_core.db_schemas`).
 """
 
 from __future__ import annotations
@@ -22,52 +24,61 @@ from sportapp_core.domain import (
 from sportapp_core.domain.email import MAX_LENGTH as MAX_EMAIL_LENGTH
 
 
+class EmailField(fields.Field[EmailAddress]):
+    """An address, parsed once here into an :class:`EmailAddress`; invalid ones are field errors."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> EmailAddress:
+        try:
+            return EmailAddress.parse(value)
+        except InvalidEmail as error:
+            raise ValidationError(error.detail) from None
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else str(value)
+
+
 class PasswordField(fields.Field[Password]):
-    """A write-only field that loads into :class:`Password`, so the plaintext never travels bare."""
+    """A write-only field that loads into :class:`Password` once the policy accepts it, so the
+    plaintext never travels bare and the policy is applied once, here."""
+
+    def __init__(self, policy: PasswordPolicy = PasswordPolicy(), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> Password:
         if not isinstance(value, str):
             raise ValidationError("Not a valid string.")
-        return Password(value)
+        password = Password(value)
+        try:
+            self.policy.check(password)
+        except InvalidPassword as error:
+            raise ValidationError(error.detail) from None
+        return password
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> None:
         raise ValueError("passwords are never serialised")
 
 
-def _valid_email(value: str) -> None:
-    try:
-        EmailAddress.parse(value)
-    except InvalidEmail as error:
-        raise ValidationError(error.detail) from None
-
-
-def _valid_password(value: Password) -> None:
-    try:
-        PasswordPolicy().check(value)
-    except InvalidPassword as error:
-        raise ValidationError(error.detail) from None
-
-
 class RegistrationSchema(Schema):
-    """``POST /user-commands/users/register``'s body."""
+    """``POST /user-commands/users/register``'s body, loaded as domain values."""
 
     class Meta:
         unknown = RAISE
 
     # The metadata only documents what the domain checks (apispec copies it into the OpenAPI schema).
-    email = fields.String(
+    email = EmailField(
         data_key="correo",
         required=True,
-        validate=_valid_email,
         metadata={"format": "email", "maxLength": MAX_EMAIL_LENGTH},
     )
     password = PasswordField(
         data_key="clave",
         required=True,
         load_only=True,
-        validate=_valid_password,
         metadata={
             "minLength": PasswordPolicy().min_length,
             "maxLength": PasswordPolicy().max_length,
@@ -127,105 +138,3 @@ def validation_messages(error: ValidationError) -> dict[str, list[str]]:
         else:
             flat[str(name)] = [str(value)]
     return flat
-
-
-# --- The db service's internal API (between registro/consulta and db; never behind the gateway) ---
-
-
-class StoredUserSchema(Schema):
-    """A user as the db service hands it to registro, hash included (registro verifies replays)."""
-
-    id = fields.Integer(required=True)
-    email = fields.String(required=True)
-    email_canonical = fields.String(required=True)
-    password_hash = fields.String(required=True)
-    created_at = fields.AwareDateTime(required=True)
-
-
-class ClaimRequestSchema(Schema):
-    """Claim an Idempotency-Key for an address, on behalf of an instance.
-
-    The key travels in the body, never in the path: it is the client's opaque text, and a ``/`` or a
-    ``..`` in it would change which route a URL names.
-    """
-
-    class Meta:
-        unknown = RAISE
-
-    key = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    email = fields.String(required=True, validate=_valid_email)
-    owner = fields.String(required=True, validate=validate.Length(min=1, max=128))
-
-
-class ClaimReleaseQuerySchema(Schema):
-    """Release an unfinished claim: which key, and on behalf of which instance."""
-
-    class Meta:
-        unknown = RAISE
-
-    key = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    owner = fields.String(required=True, validate=validate.Length(min=1, max=128))
-
-
-class ClaimResponseSchema(Schema):
-    """What became of a claimed key."""
-
-    state = fields.String(required=True)
-    user = fields.Nested(StoredUserSchema, allow_none=True, load_default=None)
-
-
-class RecordRequestSchema(Schema):
-    """Record a registration whose password is already hashed."""
-
-    class Meta:
-        unknown = RAISE
-
-    email = fields.String(required=True, validate=_valid_email)
-    password_hash = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    idempotency_key = fields.String(
-        allow_none=True, load_default=None, validate=validate.Length(min=1, max=255)
-    )
-    owner = fields.String(required=True, validate=validate.Length(min=1, max=128))
-
-
-class RecordResponseSchema(Schema):
-    """A recorded registration, and whether it replays an earlier one."""
-
-    user = fields.Nested(StoredUserSchema, required=True)
-    replayed = fields.Boolean(required=True)
-
-
-class EventSchema(Schema):
-    """An outbox event on the feed."""
-
-    position = fields.Integer(required=True)
-    name = fields.String(required=True)
-    payload = fields.Dict(required=True)
-    recorded_at = fields.AwareDateTime(required=True)
-
-
-class EventPageSchema(Schema):
-    """A batch of the feed and the newest position at the time of reading."""
-
-    events = fields.List(fields.Nested(EventSchema), required=True)
-    head = fields.Integer(required=True)
-
-
-class EventQuerySchema(Schema):
-    """``GET /user-db/events``: after a position, at most ``limit``, waiting up to ``wait`` s."""
-
-    class Meta:
-        unknown = RAISE
-
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    wait = fields.Float(load_default=0.0, validate=validate.Range(min=0.0, max=10.0))
-
-
-class EmailLookupQuerySchema(Schema):
-    """``GET /user-db/users/lookup?email=...``."""
-
-    class Meta:
-        unknown = RAISE
-
-    email = fields.String(required=True, validate=_valid_email)

@@ -11,9 +11,16 @@ Definitions (all times in milliseconds from the fault instant):
 - failover: the first successful registration served by another instance than the faulted one,
   sent at or after the fault, up to the end of its answer (only for a target that served
   registrations before the fault: a registro instance);
-- recovery: for a registro instance, the monitor's first ``failback_done`` after the fault; for any
-  other target, service restored: the end of the first successful request after the last failed one
-  (0 when nothing failed, ``None`` when nothing succeeded after the last failure);
+- recovery: for a registro instance, redundancy restored: the monitor's first ``ready`` of the
+  faulted instance after its ``down`` (restarted and able to take traffic again, as the standby
+  or, with fail-back, before the switch back); for any other target, service restored: the end of
+  the first successful request after the last failed one (0 when nothing failed, ``None`` when
+  nothing succeeded after the last failure);
+- phases: every request falls, by its scheduled instant, before the first fault, between it and
+  that fault's recovery, or after the recovery; failures are counted per phase, so that a report
+  says at a glance whether they came with the fault or from something else;
+- startup incidents: ``down``, ``restart_issued`` and ``failover_started`` events before the load
+  began (a stack that starts cleanly has none);
 - false failover: a ``failover_started`` not preceded, within a window (5 s), by a fault injected
   into the instance it fails over from; in a run without faults every failover is false.
 """
@@ -90,6 +97,11 @@ def build_report(
     started = min((r.scheduled_at for r in records), default=None)
     ended = max((r.completed_at for r in records), default=None)
     failovers = [e for e in events if e.get("event") == "failover_started"]
+    recovered_at = (
+        float(first_fault["t_mono"]) + first_fault["recovery_ms"] / 1000
+        if first_fault.get("recovery_ms") is not None
+        else None
+    )
     return {
         "scenario": scenario,
         "masking": masking,
@@ -122,6 +134,10 @@ def build_report(
             "max": _round(max(read_model_lags_ms)) if read_model_lags_ms else None,
             "count": len(read_model_lags_ms),
         },
+        "failures_by_phase": failures_by_phase(
+            registrations, first_fault.get("t_mono"), recovered_at
+        ),
+        "startup_incidents": startup_incidents(events, started),
         "failovers": len(failovers),
         "false_failovers": count_false_failovers(events, faults, false_failover_window_s),
         "failbacks": sum(1 for e in events if e.get("event") == "failback_started"),
@@ -203,16 +219,64 @@ def recovery_ms(
     events: Sequence[Mapping[str, Any]],
     until: float = math.inf,
 ) -> float | None:
-    """Registro: fault to the monitor's ``failback_done``; any other part: service restored."""
+    """Registro: fault to the faulted instance ready again after its ``down`` (redundancy
+    restored); any other part: service restored."""
     at = float(fault["t_mono"])
-    if str(fault["target"]).startswith("registro"):
-        done = [
+    target = fault["target"]
+    if str(target).startswith("registro"):
+        downs = [
             float(e["t_mono"])
             for e in events
-            if e.get("event") == "failback_done" and float(e["t_mono"]) >= at
+            if e.get("event") == "down" and e.get("target") == target and float(e["t_mono"]) >= at
         ]
-        return _ms(min(done) - at) if done else None
+        if not downs:
+            return None
+        ready = [
+            float(e["t_mono"])
+            for e in events
+            if e.get("event") == "ready" and e.get("target") == target and float(e["t_mono"]) > min(downs)
+        ]
+        return _ms(min(ready) - at) if ready else None
     return service_restored_ms(fault, records, until)
+
+
+def failures_by_phase(
+    records: Iterable[RequestRecord], fault_at: float | None, recovered_at: float | None
+) -> dict[str, Any]:
+    """Requests and failures before the first fault, from it to its recovery, and after.
+
+    Without a fault every request is in ``no_fault``; a fault never recovered from leaves no
+    ``after_recovery``.
+    """
+    phases: dict[str, list[RequestRecord]] = {}
+    for record in records:
+        if fault_at is None:
+            phase = "no_fault"
+        elif record.scheduled_at < fault_at:
+            phase = "before_fault"
+        elif recovered_at is None or record.scheduled_at < recovered_at:
+            phase = "fault_to_recovery"
+        else:
+            phase = "after_recovery"
+        phases.setdefault(phase, []).append(record)
+    return {
+        phase: {"requests": len(members), "failed": failure_causes(members)}
+        for phase, members in phases.items()
+    }
+
+
+STARTUP_INCIDENTS = ("down", "restart_issued", "failover_started")
+
+
+def startup_incidents(events: Iterable[Mapping[str, Any]], load_started: float | None) -> int:
+    """Monitor events that say something failed before the load began (0 for a clean start)."""
+    if load_started is None:
+        return 0
+    return sum(
+        1
+        for event in events
+        if event.get("event") in STARTUP_INCIDENTS and float(event["t_mono"]) < load_started
+    )
 
 
 def count_false_failovers(
@@ -244,6 +308,7 @@ class Expectations:
     max_duplicated: int | None = 0
     max_stored_unacknowledged: int | None = None
     max_false_failovers: int | None = 0
+    max_startup_incidents: int | None = 0
     max_generator_saturated: int | None = 0
     max_detection_ms: float | None = None
     max_failover_ms: float | None = None
@@ -296,6 +361,8 @@ def hypothesis_holds(
             expect.max_stored_unacknowledged, "stored although the client saw a failure")
     at_most("false_failovers", report.get("false_failovers"), expect.max_false_failovers,
             "failovers without a fault")
+    at_most("startup_incidents", report.get("startup_incidents"), expect.max_startup_incidents,
+            "something failed before the load began: the stack did not start cleanly")
     at_most("generator_saturated", report.get("generator_saturated"), expect.max_generator_saturated,
             "the load generator could not keep its schedule: the run is not evidence")
     at_most("latency_ms.p99", (report.get("latency_ms") or {}).get("p99"), expect.max_p99_ms,
@@ -306,7 +373,7 @@ def hypothesis_holds(
         at_most("failover_ms", report.get("failover_ms"), expect.max_failover_ms,
                 "fault to the first registration served elsewhere")
         at_most("recovery_ms", report.get("recovery_ms"), expect.max_recovery_ms,
-                "fault to failback or restored service")
+                "fault to the instance ready again, or restored service")
     return failed
 
 

@@ -11,12 +11,17 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sportapp_stack.config import BACKENDS, ConfigError, find_root
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
-from sportapp_stack.experiment.conduct import ExperimentOptions, ExperimentOutcome, run_experiment
+from sportapp_stack.experiment.conduct import (
+    DEFAULT_LOAD_SHARE,
+    ExperimentOptions,
+    ExperimentOutcome,
+    run_experiment,
+)
 from sportapp_stack.experiment.faults import SCENARIOS
 from sportapp_stack.experiment.jtl import JTLFormatError, read_jtl
 from sportapp_stack.experiment.load import LoadProgress
@@ -33,6 +38,7 @@ EXPECTATION_NAMES = {
     "duplicated": "max_duplicated",
     "stored_unacknowledged": "max_stored_unacknowledged",
     "false_failovers": "max_false_failovers",
+    "startup_incidents": "max_startup_incidents",
     "generator_saturated": "max_generator_saturated",
     "detection_ms": "max_detection_ms",
     "failover_ms": "max_failover_ms",
@@ -63,8 +69,14 @@ def parse_expectations(items: tuple[str, ...]) -> Expectations:
               show_default=True, help="The fault to inject ('all': each in turn).")
 @click.option("--duration", "duration_s", type=click.FloatRange(2), default=60.0, show_default=True,
               help="Seconds of load per scenario.")
-@click.option("--rate", type=click.FloatRange(0.5, 500), default=20.0, show_default=True,
-              help="Requests per second (open loop: sent on schedule whatever the answers).")
+@click.option("--rate", type=click.FloatRange(0.5, 500), default=None,
+              help="Requests per second (open loop: sent on schedule whatever the answers). "
+                   "Default: --load-share of the registrations/s this machine sustains, measured "
+                   "by a short step ramp before the load (and kept in var/capacity.json for 6 h).")
+@click.option("--load-share", type=click.FloatRange(0.05, 2.0), default=DEFAULT_LOAD_SHARE,
+              show_default=True, help="Without --rate: the share of the capacity offered.")
+@click.option("--remeasure", is_flag=True,
+              help="Measure the capacity again, even if this machine has a recent figure.")
 @click.option("--read-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of the requests that read through consulta.")
 @click.option("--load", type=click.Choice(["python", "jmeter"]), default="python", show_default=True,
@@ -86,7 +98,9 @@ def parse_expectations(items: tuple[str, ...]) -> Expectations:
 def experiment(
     scenario: str,
     duration_s: float,
-    rate: float,
+    rate: float | None,
+    load_share: float,
+    remeasure: bool,
     read_share: float,
     load: str,
     masking: str,
@@ -117,12 +131,17 @@ def experiment(
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = (out_dir or Path("var") / "experiments" / stamp).resolve()
     names = list(SCENARIOS) if scenario == "all" else [scenario]
+    capacity_cache = repository / "var" / "capacity.json"
+    if remeasure:
+        capacity_cache.unlink(missing_ok=True)
     outcomes: list[ExperimentOutcome] = []
     for name in names:
         options = ExperimentOptions(
             scenario=name,
             duration_s=duration_s,
             rate=rate,
+            load_share=load_share,
+            capacity_cache=capacity_cache,
             read_share=read_share,
             load=load,
             masking=masking == "on",
@@ -150,14 +169,15 @@ def _run_with_progress(console: Console, options: ExperimentOptions) -> Experime
     columns = (
         TextColumn("[bold]{task.fields[scenario]}"),
         BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} sent"),
+        MofNCompleteColumn(),
+        TextColumn("sent"),
         TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/] "
                    "{task.fields[in_flight]} in flight"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        planned = max(1, int(options.duration_s * options.rate))
-        task = progress.add_task("load", total=planned, scenario=options.scenario, ok=0, failed=0,
+        # Unknown until the rate is (a share of the capacity, measured first).
+        task = progress.add_task("load", total=None, scenario=options.scenario, ok=0, failed=0,
                                  in_flight=0)
 
         def on_progress(update: LoadProgress) -> None:
@@ -173,8 +193,9 @@ def _run_with_progress(console: Console, options: ExperimentOptions) -> Experime
 def summary_table(outcomes: list[ExperimentOutcome]) -> Table:
     """One row per scenario: what clients saw, what the stores hold, and the verdict."""
     table = Table(title="SportApp experiment")
-    for column in ("scenario", "masking", "requests", "availability", "p50 ms", "p99 ms",
-                   "detection ms", "failover ms", "recovery ms", "lost", "duplicated", "verdict"):
+    for column in ("scenario", "masking", "capacity/s", "rate/s", "requests", "availability",
+                   "p50 ms", "p99 ms", "detection ms", "failover ms", "recovery ms", "lost",
+                   "duplicated", "verdict"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for outcome in outcomes:
         report = outcome.report
@@ -182,6 +203,8 @@ def summary_table(outcomes: list[ExperimentOutcome]) -> Table:
         table.add_row(
             str(report["scenario"]),
             "on" if report["masking"] else "off",
+            _number((report.get("capacity") or {}).get("per_s"), "{:.1f}"),
+            _number(report.get("rate_per_s"), "{:.1f}"),
             str(report["requests_total"]),
             _number(report.get("availability"), "{:.4f}"),
             _number(latency.get("p50")),

@@ -19,12 +19,13 @@ from typing import Any
 
 import requests
 
+from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.event_log import read_events
-from sportapp_core.adapters.web.settings import settings_from_env
-from sportapp_registro.settings import RegistroSettings, gunicorn_settings
+from sportapp_registro.settings import gunicorn_settings
 from sportapp_stack.backends import new_run_id, with_backend
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_nginx, free_ports
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
+from sportapp_stack.experiment.capacity import Capacity, CapacityCache, measure_capacity
 from sportapp_stack.experiment.faults import SCENARIOS, FaultInjector, Scenario, ScenarioPlayer
 from sportapp_stack.experiment.jtl import read_jtl
 from sportapp_stack.experiment.load import LoadConfig, LoadProgress, run_load_sync
@@ -33,10 +34,15 @@ from sportapp_stack.experiment.records import RequestRecord, write_records_csv
 from sportapp_stack.experiment.report_md import write_report_md
 from sportapp_stack.experiment.runner import run_jmeter
 from sportapp_stack.experiment.verification import verify_registrations
+from sportapp_stack.redundancy import NotRedundant, wait_redundant
 from sportapp_stack.stack import Stack
 
 # Longest unix-socket path supervisord can bind (sun_path is 108 bytes with its NUL).
 _MAX_SOCKET_PATH = 100
+
+
+# The share of the measured capacity the experiment offers when no rate is given.
+DEFAULT_LOAD_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,11 @@ class ExperimentOptions:
 
     scenario: str
     duration_s: float = 60.0
-    rate: float = 20.0
+    # Requests per second; None: ``load_share`` of the capacity measured on this machine.
+    rate: float | None = None
+    load_share: float = DEFAULT_LOAD_SHARE
+    # Where a measured capacity is kept for the next runs (None: measure every time).
+    capacity_cache: Path | None = None
     read_share: float = 0.2
     load: str = "python"
     masking: bool = True
@@ -97,9 +107,10 @@ def run_experiment(
         masking=options.masking,
         fault_injection=scenario.fault_injection,
         seed_crash=scenario.seed_crash,
-        # The load comes from one address: the gateway's per-client limit must not be the fault.
-        registration_rate=f"{max(200, int(options.rate * 4))}r/s",
-        registration_burst=max(400, int(options.rate * 8)),
+        # The load comes from one address: the gateway's per-client limit must not be the fault
+        # (the capacity ramp offers up to a few times what the machine sustains).
+        registration_rate="2000r/s",
+        registration_burst=4000,
         backend=options.backend,
         keep_database=options.keep_database,
         **ports,
@@ -109,10 +120,16 @@ def run_experiment(
     stage(f"starting a fresh stack in {var_dir}")
     stack.start(fresh=True)
     try:
+        capacity = _capacity(options, stack, stage)
+        rate = _rate(options, capacity)
+        stage(f"offering {rate:g} requests/s" + (
+            f" ({options.load_share:.0%} of the {capacity.per_s:g} registrations/s this machine "
+            "sustains)" if capacity is not None else ""
+        ))
         player = ScenarioPlayer(scenario, FaultInjector(stack), options.duration_s)
         stage(f"{scenario.name}: {scenario.description}")
         player.start()
-        records = _load(options, scenario, config, out_dir, on_progress)
+        records = _load(options, rate, scenario, config, out_dir, on_progress)
         player.stop()
         stage("letting the stack settle")
         monitor_settings = _settle(config, options.settle_s)
@@ -134,8 +151,14 @@ def run_experiment(
         faults=faults,
         verification=verification.counts(),
         read_model_lags_ms=verification.read_model_lags_ms,
-        parameters=_parameters(options, scenario, config, monitor_settings),
+        parameters=_parameters(options, rate, scenario, config, monitor_settings),
         versions=_versions(),
+    )
+    report["capacity"] = capacity.as_dict() if capacity is not None else None
+    report["rate_per_s"] = rate
+    # Registrations offered, as a share of what the machine sustains.
+    report["utilisation"] = (
+        round(rate * (1 - options.read_share) / capacity.per_s, 3) if capacity is not None else None
     )
     report["verification"] = {
         **verification.counts(),
@@ -153,8 +176,61 @@ def run_experiment(
     return ExperimentOutcome(report, failed, out_dir)
 
 
+def _capacity(
+    options: ExperimentOptions, stack: Stack, stage: Callable[[str], None]
+) -> Capacity | None:
+    """The capacity the rate is a share of: cached for this machine, or measured on ``stack``
+    now (a short step ramp through its gateway). None when the rate was given."""
+    if options.rate is not None:
+        return None
+    argon2 = Argon2Parameters.from_env(os.environ)
+    basis = {"argon2": dataclasses.asdict(argon2), "backend": options.backend}
+    cache = CapacityCache(options.capacity_cache) if options.capacity_cache else None
+    cached = cache.load(basis) if cache is not None else None
+    if cached is not None:
+        stage(f"capacity: {cached.per_s:g} registrations/s, measured {cached.age_s() / 60:.0f} min ago "
+              f"on this machine ({options.capacity_cache})")
+        return cached
+    stage("measuring this machine's capacity: registrations at rising rates through the gateway")
+    capacity = measure_capacity(
+        stack.config.gateway_url,
+        start_rate=_first_step_rate(stack),
+        basis=basis,
+        on_step=lambda step: stage(
+            f"  {step['rate']:g}/s offered: {step['served_per_s']:g}/s served, "
+            f"ok {step['ok_share']}, p99 {step['p99_ms']} ms"
+        ),
+    )
+    stage(f"capacity: {capacity.per_s:g} registrations/s")
+    if cache is not None:
+        cache.save(capacity)
+    return capacity
+
+
+def _rate(options: ExperimentOptions, capacity: Capacity | None) -> float:
+    """The requests per second to offer: as given, or the load share of the capacity (counted in
+    registrations: the reads come on top, as in any run)."""
+    if options.rate is not None:
+        return options.rate
+    assert capacity is not None
+    return round(capacity.per_s * options.load_share / (1 - options.read_share), 1)
+
+
+def _first_step_rate(stack: Stack) -> float:
+    """A rate well under what hashing allows, from registro's own measure of a hash."""
+    config = stack.config
+    url = config.url(config.registro_primary_port) + "/metrics"
+    hash_s = None
+    for line in requests.get(url, timeout=5).text.splitlines():
+        if line.startswith("sportapp_password_hash_seconds "):
+            hash_s = float(line.split()[1])
+    hashes_per_s = (os.cpu_count() or 1) / hash_s if hash_s else 20.0
+    return max(1.0, round(0.4 * hashes_per_s, 1))
+
+
 def _load(
     options: ExperimentOptions,
+    rate: float,
     scenario: Scenario,
     config: StackConfig,
     out_dir: Path,
@@ -166,7 +242,7 @@ def _load(
             out_dir / "jmeter",
             "127.0.0.1",
             config.gateway_port,
-            options.rate,
+            rate,
             options.duration_s,
             read_share=options.read_share,
         )
@@ -174,7 +250,7 @@ def _load(
     return run_load_sync(
         LoadConfig(
             base_url=config.gateway_url,
-            rate=options.rate,
+            rate=rate,
             duration_s=options.duration_s,
             read_share=options.read_share,
             invalid_emails=scenario.invalid_emails,
@@ -184,26 +260,14 @@ def _load(
 
 
 def _settle(config: StackConfig, settle_s: float) -> dict[str, Any]:
-    """Give the monitor time to fail back (or to give up), so that the report sees recovery;
-    return the monitor's settings as it reports them."""
-    deadline = time.monotonic() + settle_s
-    settings: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            status = requests.get(config.url(config.monitor_port) + "/status", timeout=1).json()
-            settings = status.get("settings", settings)
-            targets = status["targets"]
-            instances = ("registro-primary", "registro-backup")
-            if (
-                status["active"] == "registro-primary"
-                and not status["switching"]
-                and all(targets[name]["state"] == "up" for name in instances)
-            ):
-                break
-        except (requests.RequestException, ValueError, KeyError):
-            pass
-        time.sleep(0.25)
-    return settings
+    """Give the monitor time to restore redundancy (both instances up and ready; with fail-back,
+    the primary active again), so that the report sees recovery; return the monitor's settings
+    as it reports them."""
+    try:
+        status = wait_redundant(config, timeout_s=settle_s)
+    except NotRedundant as late:
+        status = late.last
+    return dict(status.get("settings", {}))
 
 
 def _seed_crash_faults(records: list[RequestRecord]) -> list[dict[str, Any]]:
@@ -232,17 +296,23 @@ def _work_dir(preferred: Path) -> Path:
 
 
 def _parameters(
-    options: ExperimentOptions, scenario: Scenario, config: StackConfig, monitor: dict[str, Any]
+    options: ExperimentOptions,
+    rate: float,
+    scenario: Scenario,
+    config: StackConfig,
+    monitor: dict[str, Any],
 ) -> dict[str, Any]:
     # The services inherit this process's environment: what it says of gunicorn and argon2 is
     # what they run with.
     registro = gunicorn_settings()
-    argon2 = settings_from_env(RegistroSettings, os.environ).argon2_parameters()
+    argon2 = Argon2Parameters.from_env(os.environ)
     store = config.write_store_url.split(":", 1)[0]
     # Never the URL itself: it may carry a password.
     return {
         "duration_s": options.duration_s,
-        "rate_per_s": options.rate,
+        "rate_per_s": rate,
+        "rate_given": options.rate is not None,
+        "load_share": None if options.rate is not None else options.load_share,
         "read_share": options.read_share,
         "load": options.load,
         "invalid_emails": scenario.invalid_emails,

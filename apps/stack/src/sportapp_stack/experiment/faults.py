@@ -17,9 +17,8 @@ from typing import Any
 
 import requests
 
+from sportapp_stack.redundancy import PRIMARY
 from sportapp_stack.stack import Stack
-
-PRIMARY = "registro-primary"
 
 
 @dataclass(frozen=True, slots=True)

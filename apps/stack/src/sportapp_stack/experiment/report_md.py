@@ -10,6 +10,8 @@ from typing import Any
 
 # (label, key in the report, unit) for the table of figures, in reading order.
 FIGURE_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("requests offered per second", "rate_per_s", ""),
+    ("registrations offered, share of the capacity", "utilisation", "ratio"),
     ("availability (registrations)", "availability", "ratio"),
     ("availability (all requests)", "availability_overall", "ratio"),
     ("availability (reads)", "availability_reads", "ratio"),
@@ -17,7 +19,7 @@ FIGURE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("requests answered correctly", "requests_ok", ""),
     ("detection (fault to monitor's down)", "detection_ms", "ms"),
     ("failover (fault to first registration served elsewhere)", "failover_ms", "ms"),
-    ("recovery (fault to failback / restored service)", "recovery_ms", "ms"),
+    ("recovery (fault to the instance ready again / restored service)", "recovery_ms", "ms"),
     ("service restored (fault to first success after the last failure)", "service_restored_ms", "ms"),
     ("registrations acknowledged", "registrations_acknowledged", ""),
     ("registrations lost", "registrations_lost", ""),
@@ -25,6 +27,7 @@ FIGURE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("registrations stored but not acknowledged", "registrations_stored_unacknowledged", ""),
     ("failovers", "failovers", ""),
     ("false failovers", "false_failovers", ""),
+    ("incidents before the load (down, restart, failover)", "startup_incidents", ""),
     ("failbacks", "failbacks", ""),
     ("client transport retries", "client_retries", ""),
     ("requests the generator could not send", "generator_saturated", ""),
@@ -59,6 +62,7 @@ def render_report_md(
             "",
         ]
     lines += _verdict(report, failed_checks)
+    lines += _capacity(report.get("capacity"), report.get("rate_per_s"))
     lines += ["", "## Figures", ""]
     titles = {
         "timeline": "Latency of every request (from its scheduled time), faults and monitor events",
@@ -74,6 +78,7 @@ def render_report_md(
     lines += _summary_table("read latency (ms)", report.get("read_latency_ms"))
     lines += _summary_table("read model lag (ms)", report.get("read_model_lag_ms"))
     lines += _faults_table(report.get("faults") or [])
+    lines += _phases_table(report.get("failures_by_phase") or {})
     lines += ["", "## Failures by cause", "", "```json", _json(report.get("requests_failed")), "```"]
     lines += ["", "## Served by (registrations)", "", "| instance | requests |", "| --- | --- |"]
     lines += [f"| {name} | {count} |" for name, count in sorted((report.get("served_by") or {}).items())]
@@ -111,6 +116,47 @@ def _verdict(report: Mapping[str, Any], failed_checks: Sequence[str]) -> list[st
     elif not lost and not duplicated:
         acknowledged = report.get("registrations_acknowledged")
         lines.append(f"No registration was lost or duplicated ({acknowledged} acknowledged).")
+    return lines
+
+
+def _capacity(capacity: Any, rate: Any) -> list[str]:
+    if rate is None:
+        return []
+    if not isinstance(capacity, Mapping):
+        return ["", f"Load: {_value(rate, '')} requests/s, as given."]
+    how = (
+        "measured in this run by a step ramp through the gateway"
+        if capacity.get("method") == "measured"
+        else f"measured {float(capacity.get('age_s') or 0) / 60:.0f} min before this run on this machine"
+    )
+    machine = capacity.get("machine") or {}
+    return [
+        "",
+        f"Load: {_value(rate, '')} requests/s, against a capacity of "
+        f"**{_value(capacity.get('per_s'), '')} registrations/s** ({how}; {machine.get('cpus')} cores, "
+        f"{machine.get('cpu') or 'processor unknown'}).",
+    ]
+
+
+PHASES = (
+    ("no_fault", "no fault injected"),
+    ("before_fault", "before the fault"),
+    ("fault_to_recovery", "from the fault to recovery"),
+    ("after_recovery", "after recovery"),
+)
+
+
+def _phases_table(phases: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Registrations failed, by phase", "", "| phase | registrations | failed | causes |",
+             "| --- | --- | --- | --- |"]
+    for key, label in PHASES:
+        if key not in phases:
+            continue
+        failed = phases[key].get("failed") or {}
+        causes = {**{k: v for k, v in failed.items() if k not in ("total", "status")},
+                  **{f"HTTP {code}": n for code, n in (failed.get("status") or {}).items()}}
+        shown = ", ".join(f"{name}: {count}" for name, count in causes.items()) or "—"
+        lines.append(f"| {label} | {phases[key].get('requests')} | {failed.get('total', 0)} | {shown} |")
     return lines
 
 

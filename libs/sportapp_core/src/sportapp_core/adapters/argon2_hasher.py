@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import argon2
 
+from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.domain import Password
+
+ENVIRONMENT_PREFIX = "SPORTAPP_ARGON2_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,16 +22,33 @@ class Argon2Parameters:
     time_cost: int = 2
     parallelism: int = 1
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Argon2Parameters:
+        """The parameters ``SPORTAPP_ARGON2_MEMORY_KIB``, ``_TIME_COST`` and ``_PARALLELISM`` set
+        (the defaults for those unset): registro hashes with these, and what sizes or measures it
+        (the stack, the experiment, the benchmarks) reads them the same way, from here."""
+        values = {}
+        for name in ("memory_kib", "time_cost", "parallelism"):
+            variable = ENVIRONMENT_PREFIX + name.upper()
+            if variable in environ:
+                try:
+                    values[name] = int(environ[variable])
+                except ValueError:
+                    raise ValueError(f"{variable}={environ[variable]!r} is not an integer") from None
+        return cls(**values)
+
 
 class Argon2Hasher:
-    """argon2id hashing, with a bound on how many hashes run at once in this process.
+    """argon2id hashing, in ``slots``: a bound on how many hashes run at once in this process.
 
     argon2-cffi releases the GIL while it hashes, so the bound (default: one per core) is what
-    keeps a burst of registrations from starving the threads that answer pings and reads.
+    keeps a burst of registrations from starving the threads that answer pings and reads. The
+    slots also time each hash, which is what registro's admission predicts waits from. The first
+    hash (made here, at start) allocates the memory the others reuse and seeds that timing.
     """
 
     def __init__(
-        self, parameters: Argon2Parameters = Argon2Parameters(), max_concurrent: int | None = None
+        self, parameters: Argon2Parameters = Argon2Parameters(), slots: WorkSlots | None = None
     ) -> None:
         self.parameters = parameters
         self._hasher = argon2.PasswordHasher(
@@ -37,16 +57,18 @@ class Argon2Hasher:
             parallelism=parameters.parallelism,
             type=argon2.Type.ID,
         )
-        self._slots = threading.BoundedSemaphore(max_concurrent or os.cpu_count() or 1)
+        self.slots = slots or WorkSlots(os.cpu_count() or 1, job_s=1.0)
+        with self.slots.held():
+            self._hasher.hash("a first hash, to measure one")
 
     def hash(self, password: Password) -> str:
         """Hash ``password`` with a fresh salt."""
-        with self._slots:
+        with self.slots.held():
             return self._hasher.hash(password.reveal())
 
     def verify(self, password_hash: str, password: Password) -> bool:
         """Whether ``password`` matches ``password_hash``."""
-        with self._slots:
+        with self.slots.held():
             try:
                 return self._hasher.verify(password_hash, password.reveal())
             except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):

@@ -7,7 +7,6 @@ from sportapp_core.domain.errors import (
     IdempotencyKeyReused,
     InvalidEmail,
     InvalidPassword,
-    RegistrationInProgress,
     UserNotFound,
 )
 from sportapp_core.domain.events import UserRegistered
@@ -24,7 +23,6 @@ __all__ = [
     "NewUser",
     "Password",
     "PasswordPolicy",
-    "RegistrationInProgress",
     "User",
     "UserNotFound",
     "UserRegistered",

@@ -54,15 +54,6 @@ class IdempotencyKeyReused(DomainError):
         super().__init__("This Idempotency-Key was already used with a different request.")
 
 
-class RegistrationInProgress(DomainError):
-    """A request with the same Idempotency-Key is still being processed by this instance."""
-
-    code = "registration-in-progress"
-
-    def __init__(self) -> None:
-        super().__init__("A request with this Idempotency-Key is still in progress; retry shortly.")
-
-
 class UserNotFound(DomainError):
     """No user has the requested id."""
 

@@ -22,6 +22,9 @@ class Decision:
     kind: DecisionKind
     route_to: str
     reason: str
+    # A switch back to a primary that is fit again, away from a backup that is fit too (as
+    # opposed to a failover, away from an instance that is down).
+    failback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,9 @@ class FailoverPolicy:
                 return Decision(DecisionKind.SWITCH, standby, f"{active} is down, {standby} is up")
             return Decision(DecisionKind.STAY, active, f"{active} is down and {standby} is not ready")
         if self.fail_back and active == self.backup and standby_ready:
-            return Decision(DecisionKind.SWITCH, self.primary, f"{self.primary} is back: failing back")
+            return Decision(
+                DecisionKind.SWITCH, self.primary, f"{self.primary} is back: failing back", failback=True
+            )
         if not dependency_up:
             return Decision(
                 DecisionKind.STAY,

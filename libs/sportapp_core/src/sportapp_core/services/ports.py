@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
-from sportapp_core.domain import EmailAddress, NewUser, Password, User, UserRegistered
+from sportapp_core.domain import NewUser, Password, User, UserRegistered
 
 
 class Clock(Protocol):
@@ -56,10 +55,6 @@ class UserRepository(Protocol):
         """The user with ``user_id``, if any."""
         ...
 
-    def get_by_email(self, email: EmailAddress) -> User | None:
-        """The user registered under ``email`` (compared canonically), if any."""
-        ...
-
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
         """Up to ``limit`` users with ids above ``after``, in id order (keyset pagination)."""
         ...
@@ -99,32 +94,13 @@ class EventFeed(Protocol):
         ...
 
 
-class ClaimState(enum.Enum):
-    """What the store knew of an Idempotency-Key when it was claimed."""
-
-    CLAIMED = "claimed"
-    COMPLETED = "completed"
-    IN_PROGRESS = "in-progress"
-    MISMATCH = "mismatch"
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """The outcome of claiming an Idempotency-Key; ``user`` is set when it is ``COMPLETED``."""
-
-    state: ClaimState
-    user: User | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
-    """A key, the address its first request was for, and how far that request got."""
+    """An Idempotency-Key, the address its request was for, and the user it produced."""
 
     key: str
     email_canonical: str
-    owner: str
-    expires_at: datetime
-    user_id: int | None
+    user_id: int
 
 
 class IdempotencyKeys(Protocol):
@@ -134,12 +110,8 @@ class IdempotencyKeys(Protocol):
         """The record of ``key``, if any."""
         ...
 
-    def put(self, record: IdempotencyRecord) -> None:
-        """Insert or replace the record of ``record.key``."""
-        ...
-
-    def delete(self, key: str, owner: str) -> None:
-        """Forget ``key`` if ``owner`` still holds it unfinished."""
+    def add(self, record: IdempotencyRecord) -> None:
+        """Insert the record of a key seen for the first time."""
         ...
 
 
@@ -190,25 +162,22 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, for_writing: bool = False) -> UnitOfWork: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A registration as the store recorded it: the user, and whether its key had it already."""
+
+    user: User
+    replayed: bool
+
+
 class RegistrationStore(Protocol):
     """Where registrations are recorded: the write store itself, or the db service in front of it."""
 
-    def is_registered(self, email: EmailAddress) -> bool:
-        """Whether ``email`` is taken (an advisory check: the store's constraint is what decides)."""
-        ...
+    def record(self, new_user: NewUser, key: str | None) -> Recorded:
+        """Store ``new_user``, its ``UserRegistered`` event and ``key``'s record atomically.
 
-    def claim(self, key: str, email: EmailAddress, owner: str) -> Claim:
-        """Reserve ``key`` for ``owner`` before the costly work, or tell what happened to it."""
-        ...
-
-    def release(self, key: str, owner: str) -> None:
-        """Drop ``owner``'s unfinished claim on ``key`` (the request failed; a retry may run)."""
-        ...
-
-    def record(self, new_user: NewUser, key: str | None, owner: str) -> tuple[User, bool]:
-        """Store ``new_user`` with its event (and ``key``'s result) atomically.
-
-        Returns the user and whether it was already recorded under ``key`` (a replay).
-        Raises :class:`EmailTaken` when another user holds the address.
+        When ``key`` already produced a user for the same address, nothing is written and that
+        user comes back as a replay. Raises :class:`EmailTaken` when another user holds the
+        address and :class:`IdempotencyKeyReused` when ``key`` was used for another address.
         """
         ...

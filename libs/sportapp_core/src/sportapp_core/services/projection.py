@@ -186,6 +186,9 @@ class Projector:
         self._observer = observer or _NoObserver()
         # Replaced whole, never mutated: readers on other threads always see a consistent status.
         self._status = ProjectionStatus()
+        # The position this projector has just stored itself: the round right after starts from it
+        # without reading it back. Any other round reads it (a peer may have moved it since).
+        self._stored: StoredPosition | None = None
 
     @property
     def name(self) -> str:
@@ -202,7 +205,7 @@ class Projector:
 
         Raises :class:`DependencyUnavailable` when the feed or the read model does not answer.
         """
-        stored = self._read_model.position(self._name)
+        stored, self._stored = self._stored or self._read_model.position(self._name), None
         self._publish(replace(self._status, position=stored.position, lag_ms=stored.lag_ms))
         try:
             batch = self._source.read(
@@ -225,14 +228,17 @@ class Projector:
             self._publish(replace(answered, races_lost=answered.races_lost + 1))
             self._observer.race_lost()
             return 0
-        applied, lag_ms = outcome
+        applied, lag_ms, projected_at = outcome
         position = events[-1].position
+        self._stored = StoredPosition(position=position, updated_at=projected_at, lag_ms=lag_ms)
         head = max(head, position)
         caught_up = answered.caught_up or position >= head
         self._publish(replace(answered, position=position, head=head, lag_ms=lag_ms, caught_up=caught_up))
         return applied
 
-    def _apply(self, expected: int, events: Sequence[StoredEvent]) -> tuple[int, float] | None:
+    def _apply(
+        self, expected: int, events: Sequence[StoredEvent]
+    ) -> tuple[int, float, datetime] | None:
         registrations = [
             UserRegistered.from_payload(event.payload)
             for event in events
@@ -251,7 +257,7 @@ class Projector:
             applied = transaction.add_users(registrations, projected_at)
             transaction.commit()
         self._observer.batch_applied(applied, lags_s)
-        return applied, lag_ms
+        return applied, lag_ms, projected_at
 
     def run(self, stopped: Stopper) -> None:
         """Run rounds until ``stopped``; after a failure, back off and retry, never give up."""

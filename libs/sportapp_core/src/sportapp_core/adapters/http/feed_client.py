@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from marshmallow import ValidationError
 
 from sportapp_core.adapters.http.db_client import DEPENDENCY, UnexpectedResponse
-from sportapp_core.adapters.http.session import ServiceSession
-from sportapp_core.schemas import EventPageSchema
+from sportapp_core.adapters.http.session import ServiceClient, ServiceUnreachable
+from sportapp_core.db_schemas import EVENTS_PATH, EventPageSchema
 from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_core.services.feed import FeedBatch
 from sportapp_core.services.ports import StoredEvent
 
-FEED_PATH = "/user-db/events"
+# Built once: building a schema costs more than loading one answer with it.
+_EVENT_PAGE = EventPageSchema()
 
 
 class DbServiceFeed:
@@ -25,40 +25,31 @@ class DbServiceFeed:
     answer that breaks the contract is :class:`UnexpectedResponse`: a bug, not an outage.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        session: requests.Session | None = None,
-        *,
-        connect_timeout_s: float = 0.5,
-        read_margin_s: float = 5.0,
-    ) -> None:
-        self._url = base_url.rstrip("/") + FEED_PATH
-        self._session = session or ServiceSession(pool_size=2)
-        self._connect_timeout_s = connect_timeout_s
+    def __init__(self, client: ServiceClient, *, read_margin_s: float = 5.0) -> None:
+        self._client = client
         # The db service holds a long-poll for up to ``wait`` s before it answers; only a read
         # that outlasts the wait by this margin means it is stuck.
         self._read_margin_s = read_margin_s
 
     def read(self, *, after: int, limit: int, wait_s: float) -> FeedBatch:
         """Up to ``limit`` events after ``after``, waiting up to ``wait_s`` s for one at the db."""
-        timeout = (self._connect_timeout_s, wait_s + self._read_margin_s)
         params: dict[str, Any] = {"after": after, "limit": limit, "wait": wait_s}
         try:
-            response = self._session.get(self._url, params=params, timeout=timeout)
-        except requests.RequestException as error:
+            response = self._client.request(
+                "GET", EVENTS_PATH, params=params, read_timeout_s=wait_s + self._read_margin_s
+            )
+        except ServiceUnreachable as error:
             raise DependencyUnavailable(DEPENDENCY) from error
-        with response:
-            if response.status_code >= 500:
-                raise DependencyUnavailable(DEPENDENCY)
-            if response.status_code != 200:
-                raise UnexpectedResponse(
-                    f"db answered {response.status_code} on its feed: {response.text[:200]}"
-                )
-            try:
-                page = EventPageSchema().load(response.json())
-            except (ValueError, ValidationError) as error:
-                raise UnexpectedResponse(f"db's feed answered malformed data: {error}") from None
+        if response.status >= 500:
+            raise DependencyUnavailable(DEPENDENCY)
+        if response.status != 200:
+            raise UnexpectedResponse(
+                f"db answered {response.status} on its feed: {response.body[:200].decode(errors='replace')}"
+            )
+        try:
+            page = _EVENT_PAGE.load(response.json())
+        except (ValueError, ValidationError) as error:
+            raise UnexpectedResponse(f"db's feed answered malformed data: {error}") from None
         events = [
             StoredEvent(
                 position=event["position"],
@@ -72,4 +63,4 @@ class DbServiceFeed:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._client.close()

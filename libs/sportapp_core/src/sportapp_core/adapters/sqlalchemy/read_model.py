@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy import Column, Float, MetaData, String, Table, insert, select, update
+from sqlalchemy import Column, Float, MetaData, String, Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -46,6 +47,22 @@ projection_position = Table(
     # The latest batch's worst lag, stored with it so that every process can report it.
     Column("lag_ms", Float, nullable=True),
 )
+
+
+# Built once, executed with their values (see repositories.py for why).
+_ADVANCE = (
+    update(projection_position)
+    .where(
+        projection_position.c.name == bindparam("projection"),
+        projection_position.c.position == bindparam("expected"),
+    )
+    .values(position=bindparam("to"), updated_at=bindparam("at"), lag_ms=bindparam("lag"))
+)
+_ADD_VIEWS = {
+    dialect: module.insert(user_views).on_conflict_do_nothing(index_elements=[user_views.c.id])
+    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_POSITION = select(projection_position).where(projection_position.c.name == bindparam("projection"))
 
 
 @contextmanager
@@ -104,39 +121,33 @@ class SqlAlchemyProjectionTransaction:
         finds the position changed; on SQLite ``BEGIN IMMEDIATE`` serialises the two outright.
         """
         result = self._require().execute(
-            update(projection_position)
-            .where(
-                projection_position.c.name == self._name,
-                projection_position.c.position == expected,
-            )
-            .values(position=to, updated_at=at, lag_ms=lag_ms)
+            _ADVANCE, {"projection": self._name, "expected": expected, "to": to, "at": at, "lag": lag_ms}
         )
         return result.rowcount == 1
 
     def add_users(self, events: Sequence[UserRegistered], projected_at: datetime) -> int:
-        """Insert a view per event whose user id is not there yet; return how many were inserted."""
-        connection = self._require()
-        fresh = {event.user_id: event for event in events}
-        if not fresh:
+        """Insert a view per event whose user id is not there yet; return how many were inserted.
+
+        ``ON CONFLICT DO NOTHING`` on the user id: a replayed event inserts nothing, in the same
+        statement as the new ones.
+        """
+        if not events:
             return 0
-        present = connection.execute(select(user_views.c.id).where(user_views.c.id.in_(fresh)))
-        for user_id in present.scalars():
-            del fresh[user_id]
-        if fresh:
-            connection.execute(
-                insert(user_views),
-                [
-                    {
-                        "id": event.user_id,
-                        "email": event.email,
-                        "email_canonical": event.email_canonical,
-                        "created_at": event.registered_at,
-                        "projected_at": projected_at,
-                    }
-                    for event in fresh.values()
-                ],
+        connection = self._require()
+        inserted = 0
+        for event in events:
+            result = connection.execute(
+                _ADD_VIEWS[connection.dialect.name],
+                {
+                    "id": event.user_id,
+                    "email": event.email,
+                    "email_canonical": event.email_canonical,
+                    "created_at": event.registered_at,
+                    "projected_at": projected_at,
+                },
             )
-        return len(fresh)
+            inserted += result.rowcount
+        return inserted
 
     def commit(self) -> None:
         """Commit the views and the position together."""
@@ -157,9 +168,7 @@ class SqlAlchemyReadModel:
     def position(self, name: str) -> StoredPosition:
         """The committed position of projection ``name``."""
         with read_store_errors(), self.engine.connect() as connection:
-            row = connection.execute(
-                select(projection_position).where(projection_position.c.name == name)
-            ).first()
+            row = connection.execute(_POSITION, {"projection": name}).first()
         if row is None:
             return StoredPosition(position=0)
         return StoredPosition(position=row.position, updated_at=row.updated_at, lag_ms=row.lag_ms)

@@ -1,4 +1,9 @@
-"""Repositories over one SQLAlchemy connection (the unit of work's transaction)."""
+"""Repositories over one SQLAlchemy connection (the unit of work's transaction).
+
+Every statement is built once, here, with bound parameters, and executed with its values: a
+statement built per call costs SQLAlchemy more than running it (coercing each value into a bind
+parameter, then a cache key over all of them), on the path of every registration.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
 
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
 from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
-from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
+from sportapp_core.domain import MAX_ID, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
 
 # PostgreSQL advisory locks, shared by every client of the database. The outbox's tail is one
@@ -22,6 +27,26 @@ from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
 # and a hash of the Idempotency-Key.
 OUTBOX_TAIL_LOCK = 0x5350_4F52_5441_0001
 IDEMPOTENCY_KEY_LOCKS = 0x5350_0002
+
+
+_NEXT_POSITION = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
+_INSERT_USER = {
+    dialect: module.insert(users)
+    .on_conflict_do_nothing(index_elements=[users.c.email_canonical])
+    .returning(users.c.id)
+    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_APPEND_EVENT = insert(outbox).values(position=_NEXT_POSITION).returning(outbox.c.position)
+_EVENTS_AFTER = (
+    select(outbox)
+    .where(outbox.c.position > bindparam("after"))
+    .order_by(outbox.c.position)
+    .limit(bindparam("limit"))
+)
+_HEAD = select(func.coalesce(func.max(outbox.c.position), 0))
+_KEY = select(idempotency_keys).where(idempotency_keys.c.key == bindparam("key"))
+_ADD_KEY = insert(idempotency_keys)
 
 
 def _user(row: Row[Any]) -> User:
@@ -41,38 +66,29 @@ class SqlAlchemyUserRepository:
         self._connection = connection
 
     def add(self, new_user: NewUser, created_at: datetime) -> User:
-        """Insert ``new_user``; the unique index turns a taken address into :class:`EmailTaken`."""
+        """Insert ``new_user``; the unique index turns a taken address into :class:`EmailTaken`.
+
+        ``ON CONFLICT DO NOTHING``: a taken address inserts no row, and the transaction goes on
+        (no savepoint needed to survive the constraint on PostgreSQL). A concurrent transaction
+        inserting the same address is waited for, then decides.
+        """
         values = {
             "email": new_user.email.value,
             "email_canonical": new_user.email.canonical,
             "password_hash": new_user.password_hash,
             "created_at": created_at,
         }
-        try:
-            # A savepoint keeps the transaction usable after the constraint fires (PostgreSQL
-            # aborts the whole transaction otherwise).
-            with self._connection.begin_nested():
-                user_id = self._connection.execute(
-                    insert(users).values(**values).returning(users.c.id)
-                ).scalar_one()
-        except IntegrityError as error:
-            if _is_unique_email_violation(error):
-                raise EmailTaken() from None
-            raise
+        insert_user = _INSERT_USER[self._connection.dialect.name]
+        user_id = self._connection.execute(insert_user, values).scalar_one_or_none()
+        if user_id is None:
+            raise EmailTaken()
         return User(id=user_id, **values)  # type: ignore[arg-type]
 
     def get(self, user_id: int) -> User | None:
         """The user with ``user_id``, if any."""
         if not 1 <= user_id <= MAX_ID:
             return None  # no store holds such an id, and the driver would refuse to bind it
-        row = self._connection.execute(select(users).where(users.c.id == user_id)).first()
-        return _user(row) if row else None
-
-    def get_by_email(self, email: EmailAddress) -> User | None:
-        """The user registered under ``email``'s canonical form, if any."""
-        row = self._connection.execute(
-            select(users).where(users.c.email_canonical == email.canonical)
-        ).first()
+        row = self._connection.execute(_USER_BY_ID, {"user_id": user_id}).first()
         return _user(row) if row else None
 
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
@@ -85,11 +101,6 @@ class SqlAlchemyUserRepository:
     def count(self) -> int:
         """How many users there are."""
         return int(self._connection.execute(select(func.count()).select_from(users)).scalar_one())
-
-
-def _is_unique_email_violation(error: IntegrityError) -> bool:
-    message = str(error.orig).lower()
-    return "email_canonical" in message or "users_email_canonical_key" in message
 
 
 class SqlAlchemyOutbox:
@@ -115,25 +126,16 @@ class SqlAlchemyOutbox:
     def append(self, event: UserRegistered, recorded_at: datetime) -> int:
         """Insert ``event`` at the next position; return the position."""
         lock_until_commit(self._connection, OUTBOX_TAIL_LOCK)
-        next_position = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
-        return int(
-            self._connection.execute(
-                insert(outbox)
-                .values(
-                    position=next_position,
-                    name=event.name,
-                    payload=json.dumps(event.to_payload(), separators=(",", ":")),
-                    recorded_at=recorded_at,
-                )
-                .returning(outbox.c.position)
-            ).scalar_one()
-        )
+        values = {
+            "name": event.name,
+            "payload": json.dumps(event.to_payload(), separators=(",", ":")),
+            "recorded_at": recorded_at,
+        }
+        return int(self._connection.execute(_APPEND_EVENT, values).scalar_one())
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
-        rows = self._connection.execute(
-            select(outbox).where(outbox.c.position > position).order_by(outbox.c.position).limit(limit)
-        )
+        rows = self._connection.execute(_EVENTS_AFTER, {"after": position, "limit": limit})
         return [
             StoredEvent(
                 position=row.position,
@@ -146,18 +148,16 @@ class SqlAlchemyOutbox:
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
-        newest = select(func.coalesce(func.max(outbox.c.position), 0))
-        return int(self._connection.execute(newest).scalar_one())
+        return int(self._connection.execute(_HEAD).scalar_one())
 
 
 class SqlAlchemyIdempotencyKeys:
     """Idempotency-Key records.
 
-    In a writing unit of work, what was read of a key must not change before the unit writes
-    (claims and records read a key, then decide). On SQLite the write lock held since
-    ``BEGIN IMMEDIATE`` sees to it; on PostgreSQL :meth:`get` first locks the key until the
-    transaction ends, so that the same key's claims and records follow one another while other
-    keys go on.
+    In a writing unit of work, what was read of a key must not change before the unit writes (a
+    registration reads its key, then decides). On SQLite the write lock held since ``BEGIN
+    IMMEDIATE`` sees to it; on PostgreSQL :meth:`get` first locks the key until the transaction
+    ends, so that the same key's registrations follow one another while other keys go on.
     """
 
     def __init__(self, connection: Connection, *, for_writing: bool = False) -> None:
@@ -168,40 +168,16 @@ class SqlAlchemyIdempotencyKeys:
         """The record of ``key``, if any."""
         if self._for_writing:
             lock_until_commit(self._connection, IDEMPOTENCY_KEY_LOCKS, _lock_key(key))
-        row = self._connection.execute(
-            select(idempotency_keys).where(idempotency_keys.c.key == key)
-        ).first()
+        row = self._connection.execute(_KEY, {"key": key}).first()
         if row is None:
             return None
-        return IdempotencyRecord(
-            key=row.key,
-            email_canonical=row.email_canonical,
-            owner=row.owner,
-            expires_at=row.expires_at,
-            user_id=row.user_id,
-        )
+        return IdempotencyRecord(key=row.key, email_canonical=row.email_canonical, user_id=row.user_id)
 
-    def put(self, record: IdempotencyRecord) -> None:
-        """Insert or replace ``record`` (callers hold the key since :meth:`get`: delete+insert is atomic)."""
-        self._connection.execute(delete(idempotency_keys).where(idempotency_keys.c.key == record.key))
+    def add(self, record: IdempotencyRecord) -> None:
+        """Insert the record of a key this transaction found unknown (and holds since :meth:`get`)."""
         self._connection.execute(
-            insert(idempotency_keys).values(
-                key=record.key,
-                email_canonical=record.email_canonical,
-                owner=record.owner,
-                expires_at=record.expires_at,
-                user_id=record.user_id,
-            )
-        )
-
-    def delete(self, key: str, owner: str) -> None:
-        """Forget ``key`` if ``owner`` holds it and it has produced no user."""
-        self._connection.execute(
-            delete(idempotency_keys).where(
-                idempotency_keys.c.key == key,
-                idempotency_keys.c.owner == owner,
-                idempotency_keys.c.user_id.is_(None),
-            )
+            _ADD_KEY,
+            {"key": record.key, "email_canonical": record.email_canonical, "user_id": record.user_id},
         )
 
 

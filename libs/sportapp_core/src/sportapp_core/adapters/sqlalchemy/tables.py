@@ -36,12 +36,12 @@ outbox = Table(
     sqlite_autoincrement=True,
 )
 
+# An Idempotency-Key's record is written in the transaction that registers its user, so it always
+# names one (registrations claim nothing ahead of time).
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     Column("key", String(255), primary_key=True),
     Column("email_canonical", String(320), nullable=False),
-    Column("owner", String(128), nullable=False),
-    Column("expires_at", UtcDateTime(), nullable=False),
-    Column("user_id", Id, nullable=True),
+    Column("user_id", Id, nullable=False),
 )

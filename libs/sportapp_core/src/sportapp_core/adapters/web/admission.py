@@ -1,35 +1,93 @@
-"""Admission control: a bound on the requests of one kind that a process works on at once."""
+"""Admission control by predicted wait: a request the service cannot answer in time is refused now."""
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from sportapp_core.adapters.web.observability import EXPECTED_IN_BULK
+from sportapp_core.adapters.web.problems import problem_from_exception, problem_response
+from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.services.errors import Overloaded
 
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-class AdmissionLimit:
-    """At most ``limit`` requests at once; the next one is refused at once (503), not queued.
 
-    gunicorn's gthread worker hands every request to one pool of threads, first come first served.
-    If registrations could take every thread, ``/ping`` would wait behind them and the monitor
-    would take a busy instance for a dead one. Keeping the limit below the thread count leaves
-    threads for pings, health checks and metrics however many registrations arrive.
+class WaitAdmission:
+    """Admits a request only if the wait it is predicted to have for ``slots`` fits ``budget_s``.
+
+    Every admitted request will hold one of ``slots`` (registro: a password hash); with ``n``
+    admitted requests before it, a newcomer waits until ``n - slots + 1`` of them have finished,
+    at the rate the slots have been finishing jobs lately (:meth:`WorkSlots.predicted_wait_s`).
+    Nothing is admitted that would wait longer than the budget, which stays well inside
+    the gateway's read timeout: a busy instance answers late by at most the budget and refuses
+    the rest at once, so the gateway never times a live instance out (and never re-sends a
+    registration to the standby for being slow). ``max_admitted`` keeps threads free for pings
+    and health checks however short the jobs are.
     """
 
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("the admission limit must be at least 1")
-        self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
+    def __init__(self, slots: WorkSlots, *, budget_s: float, max_admitted: int) -> None:
+        if budget_s < 0 or max_admitted < 1:
+            raise ValueError("the budget cannot be negative, and one request at least is admitted")
+        self.slots = slots
+        self.budget_s = budget_s
+        self.max_admitted = max_admitted
+        self._admitted = 0
+        self.refused = 0
+        self._lock = threading.Lock()
 
-    @contextmanager
-    def admitted(self) -> Iterator[None]:
-        """Hold one slot for the duration of the block; raise :class:`Overloaded` if none is free."""
-        if not self._slots.acquire(blocking=False):
-            raise Overloaded()
+    @property
+    def admitted(self) -> int:
+        """How many admitted requests are not finished yet."""
+        return self._admitted
+
+    def try_admit(self) -> float | None:
+        """Admit one request (None), or refuse it: how long until a retry could be admitted."""
+        with self._lock:
+            wait_s = self.slots.predicted_wait_s(self._admitted)
+            if wait_s <= self.budget_s and self._admitted < self.max_admitted:
+                self._admitted += 1
+                return None
+            self.refused += 1
+        # By the time the queue has drained that much, there is room again.
+        return max(wait_s - self.budget_s, self.slots.interval_s)
+
+    def finished(self) -> None:
+        """An admitted request is done."""
+        with self._lock:
+            self._admitted -= 1
+
+
+class AdmissionGate:
+    """WSGI middleware: ``method path`` requests pass :class:`WaitAdmission` before the app.
+
+    A refusal is the one error model's 503 (problem+json, ``Retry-After``), answered here in
+    microseconds, before the framework parses anything: under a flood most requests are
+    refusals, and each one costs CPU the admitted ones need.
+    """
+
+    def __init__(self, app: WsgiApp, admission: WaitAdmission, *, method: str, path: str) -> None:
+        self._app = app
+        self._admission = admission
+        self._method = method
+        self._path = path
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != self._path or environ.get("REQUEST_METHOD") != self._method:
+            return self._app(environ, start_response)
+        retry_after_s = self._admission.try_admit()
+        if retry_after_s is not None:
+            # Under a flood most requests are refused: counted by the admission, not logged one by one.
+            environ[EXPECTED_IN_BULK] = True
+            refusal = problem_response(
+                problem_from_exception(Overloaded(retry_after_s=max(1, math.ceil(retry_after_s))))
+            )
+            return refusal(environ, start_response)
         try:
-            yield
+            # The app's answer is whole when it returns (no streaming): the slot frees here.
+            return self._app(environ, start_response)
         finally:
-            self._slots.release()
+            self._admission.finished()

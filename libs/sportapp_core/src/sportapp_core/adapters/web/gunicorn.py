@@ -7,20 +7,27 @@ from typing import Any
 
 
 def service_settings(
-    wsgi_app: str, *, default_port: int, default_threads: int = 8, graceful_timeout_s: int = 10
+    wsgi_app: str,
+    *,
+    default_port: int,
+    worker_class: str = "gthread",
+    default_workers: int = 1,
+    default_threads: int = 8,
+    graceful_timeout_s: int = 10,
 ) -> dict[str, Any]:
     """Every gunicorn setting of a SportApp service, by gunicorn's names.
 
-    ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults. The
-    worker class is ``gthread``: a registration spends most of its time hashing in C with the GIL
-    released, so threads keep ``/ping`` and reads answering while hashes run. The app is loaded in
-    each worker after the fork (no ``preload_app``), so engines and sockets are made there.
+    ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults. One
+    worker process per service: its metrics live in its memory (no multiprocess files), and what
+    a process must count or wake (admission, the feed's waiting readers) it sees whole. Scaling out
+    is running more instances. The app is loaded in each worker after the fork (no
+    ``preload_app``), so engines and sockets are made there.
     """
     return {
         "wsgi_app": wsgi_app,
         "bind": os.environ.get("SPORTAPP_BIND", f"127.0.0.1:{default_port}"),
-        "workers": int(os.environ.get("SPORTAPP_WORKERS", 2)),
-        "worker_class": "gthread",
+        "workers": int(os.environ.get("SPORTAPP_WORKERS", default_workers)),
+        "worker_class": worker_class,
         "threads": int(os.environ.get("SPORTAPP_THREADS", default_threads)),
         # Longer than NGINX's upstream keepalive_timeout (60 s): NGINX closes idle connections.
         "keepalive": 75,

@@ -11,10 +11,10 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Collection
 from logging.handlers import QueueHandler, QueueListener
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,7 +29,10 @@ from sportapp_core.adapters.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SERVED_BY_HEADER = "X-Served-By"
-PROBE_ENDPOINTS = ("/ping", "/health", "/metrics")
+_REQUEST_ID_ENVIRON = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+# Set in the WSGI environ by whatever answers a request that comes in bulk when things go as
+# designed (a refusal under overload): it is counted, and logged at DEBUG only.
+EXPECTED_IN_BULK = "sportapp.expected_in_bulk"
 _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 access_logger = logging.getLogger("sportapp.access")
@@ -106,8 +109,10 @@ def _flush_logs() -> None:
 class HttpMetrics:
     """Request counts and latencies, per app, in a registry of the app's own.
 
-    Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes its samples to that
-    folder and ``/metrics`` adds them up, so a scrape sees the whole instance, not one worker.
+    Each service runs one process (its gunicorn workers setting is 1), so the metrics live in that
+    process's memory: a sample is an increment under an uncontended in-memory lock, never a file
+    write. Only where ``PROMETHEUS_MULTIPROC_DIR`` is set (several worker processes) does
+    ``/metrics`` add up every worker's files.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -125,6 +130,22 @@ class HttpMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=self.registry,
         )
+        # Labelled children by their labels: ``labels()`` validates and locks on every call.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+
+    def observe(self, endpoint: str, method: str, status: int, elapsed_s: float) -> None:
+        """Count one served request and record how long it took."""
+        counter = self._counted.get((endpoint, method, status))
+        if counter is None:
+            counter = self._counted[(endpoint, method, status)] = self.requests.labels(
+                endpoint, method, str(status)
+            )
+        timer = self._timed.get((endpoint, method))
+        if timer is None:
+            timer = self._timed[(endpoint, method)] = self.latency.labels(endpoint, method)
+        counter.inc()
+        timer.observe(elapsed_s)
 
     def exposition(self) -> Response:
         """The metrics in Prometheus' text format."""
@@ -137,54 +158,65 @@ class HttpMetrics:
         return Response(payload, mimetype=CONTENT_TYPE_LATEST)
 
 
-def install_observability(
-    app: Flask, instance: str, metrics: HttpMetrics, *, quiet_endpoints: Collection[str] = ()
-) -> None:
-    """Request ids in and out, ``X-Served-By`` on every response, an access log line, metrics.
+class RequestTelemetry:
+    """WSGI middleware around a Flask app: request ids in and out, ``X-Served-By``, metrics, a log
+    line for failures.
 
-    The probes and ``quiet_endpoints`` (machine traffic repeated many times a second, such as the
-    event feed's long-polls) log their successful answers at DEBUG: at INFO they would drown the
-    requests a person wants to find, and cost the service a log line each.
+    Every public request is logged once, by the gateway (with its request id, status, upstream
+    and time); a service adds a line only for a request that failed (4xx at INFO, 5xx at WARNING)
+    or, at DEBUG, for every request: at INFO each answer would cost a formatted line through a
+    pipe to the process manager, more than many answers cost to make. It works on the WSGI
+    environ, not through Flask's request hooks and proxies, which cost as much as the answer of a
+    simple read.
     """
-    quiet = {*PROBE_ENDPOINTS, *quiet_endpoints}
 
-    @app.before_request
-    def _start() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _REQUEST_ID_SHAPE.match(incoming) else uuid.uuid4().hex
-        g.request_token = current_request_id.set(g.request_id)
-        g.started = time.perf_counter()
+    def __init__(self, app: Any, instance: str, metrics: HttpMetrics) -> None:
+        self._app = app
+        self._instance = instance
+        self._metrics = metrics
 
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        response.headers[SERVED_BY_HEADER] = instance
-        request_id = g.get("request_id")
-        if request_id:
-            response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("started")
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        if started is not None:
-            elapsed = time.perf_counter() - started
-            metrics.latency.labels(endpoint, request.method).observe(elapsed)
-            metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-            level = logging.DEBUG if endpoint in quiet and response.status_code < 400 else logging.INFO
-            if access_logger.isEnabledFor(level):
-                access_logger.log(
-                    level,
-                    "request served",
-                    extra={
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status_code,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
-        return response
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        incoming = environ.get(_REQUEST_ID_ENVIRON, "")
+        request_id = incoming if _REQUEST_ID_SHAPE.match(incoming) else uuid.uuid4().hex
+        token = current_request_id.set(request_id)
+        started = time.perf_counter()
 
-    @app.teardown_request
-    def _forget(_error: BaseException | None) -> None:
-        token = g.pop("request_token", None)
-        if token is not None:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append((SERVED_BY_HEADER, self._instance))
+            headers.append((REQUEST_ID_HEADER, request_id))
+            self._served(environ, int(status[:3]), time.perf_counter() - started)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self._app(environ, start)
+        finally:
             current_request_id.reset(token)
 
+    def _served(self, environ: dict[str, Any], status: int, elapsed_s: float) -> None:
+        # Flask's request for this environ is still there while the answer starts: its URL rule,
+        # not the path, names the endpoint (a path per user id would be a metric per user).
+        rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+        endpoint = rule.rule if rule is not None else "unmatched"
+        method = environ.get("REQUEST_METHOD", "")
+        self._metrics.observe(endpoint, method, status, elapsed_s)
+        if status < 400 or environ.get(EXPECTED_IN_BULK):
+            level = logging.DEBUG
+        else:
+            level = logging.WARNING if status >= 500 else logging.INFO
+        if access_logger.isEnabledFor(level):
+            access_logger.log(
+                level,
+                "request served",
+                extra={
+                    "method": method,
+                    "path": environ.get("PATH_INFO", ""),
+                    "status": status,
+                    "duration_ms": round(elapsed_s * 1000, 2),
+                },
+            )
+
+
+def install_observability(app: Flask, instance: str, metrics: HttpMetrics) -> None:
+    """Wrap ``app`` in :class:`RequestTelemetry` and serve its metrics at ``/metrics``."""
+    app.wsgi_app = RequestTelemetry(app.wsgi_app, instance, metrics)  # type: ignore[method-assign]
     app.add_url_rule("/metrics", "metrics", metrics.exposition, methods=["GET"])

@@ -8,6 +8,7 @@ send both to :func:`problem_from_exception`, so every route answers errors the s
 
 from __future__ import annotations
 
+import json as stdlib_json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -24,7 +25,6 @@ from sportapp_core.domain import (
     IdempotencyKeyReused,
     InvalidEmail,
     InvalidPassword,
-    RegistrationInProgress,
     UserNotFound,
 )
 from sportapp_core.schemas import validation_messages
@@ -32,16 +32,18 @@ from sportapp_core.services.errors import DependencyUnavailable, Overloaded
 
 logger = logging.getLogger(__name__)
 
+# flask-restful's own output_json: no sorted keys, no app context.
+json_text = stdlib_json.dumps
 PROBLEM_MIMETYPE = "application/problem+json"
+JSON_MIMETYPE = "application/json"
 PROBLEM_BASE = "https://sportapp.dev/problems/"
 
 _DOMAIN_STATUS: Mapping[type[DomainError], int] = {
     InvalidEmail: 422,
     InvalidPassword: 422,
     EmailTaken: 409,
-    # IETF Idempotency-Key draft: reused key with another payload is 422, concurrent retry is 409.
+    # IETF Idempotency-Key draft: a key reused with another payload is 422.
     IdempotencyKeyReused: 422,
-    RegistrationInProgress: 409,
     UserNotFound: 404,
     DependencyUnavailable: 503,
     Overloaded: 503,
@@ -106,8 +108,6 @@ def problem_from_exception(error: BaseException) -> Problem:
         errors = {error.field: [error.detail]} if error.field and status == 422 else None
         if isinstance(error, DependencyUnavailable | Overloaded):
             headers["Retry-After"] = str(error.retry_after_s)
-        if isinstance(error, RegistrationInProgress):
-            headers["Retry-After"] = "1"
         return Problem(status, error.detail, code=error.code, errors=errors, headers=headers)
     if isinstance(error, HTTPException) and error.code is not None:
         headers = {}
@@ -124,11 +124,29 @@ def handle_exception(error: BaseException) -> Response:
 
 
 class ProblemApi(flask_restful.Api):  # type: ignore[misc]
-    """flask-restful's Api, answering its resources' errors with problem+json."""
+    """flask-restful's Api, answering its resources' errors with problem+json, and JSON always.
+
+    Our resources speak JSON only, so the answer is JSON whatever the Accept header says (as
+    flask-restful answers with its default media type when nothing matches): the negotiation is
+    skipped, it cost as much as a simple read's query.
+    """
 
     def handle_error(self, e: Exception) -> Response:
         """Route flask-restful's errors to the one error model."""
         return handle_exception(e)
+
+    def make_response(
+        self,
+        data: Any,
+        code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **_negotiation: Any,
+    ) -> Response:
+        """``data`` as a JSON response, with the status and headers the resource gave."""
+        response = Response(json_text(data) + "\n", status=code, mimetype=JSON_MIMETYPE)
+        if headers:
+            response.headers.extend(headers)
+        return response
 
 
 def install_problem_handlers(app: Flask) -> None:

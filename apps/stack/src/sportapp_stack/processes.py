@@ -1,0 +1,59 @@
+"""What /proc says of the stack's processes: which are alive, and how much CPU each group used.
+
+A program under supervisord is the leader of its own process group (gunicorn's workers, a
+shell's children all in it), so a part of the stack is one process group.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcessStat:
+    pid: int
+    state: str
+    group: int
+    # user + system time, with that of its reaped children (a restarted worker's stays counted)
+    cpu_s: float
+
+
+def process_stats() -> Iterator[ProcessStat]:
+    """Every process /proc lists now (one that ends while being read is skipped)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ... utime stime cutime cstime ...": comm may hold spaces
+        # and parentheses, so the fields are counted from the last ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+        yield ProcessStat(
+            pid=int(entry.name),
+            state=fields[0],
+            group=int(fields[2]),
+            cpu_s=(utime + stime + cutime + cstime) / _TICKS_PER_S,
+        )
+
+
+def live_pids(groups: Iterable[int]) -> list[int]:
+    """Pids of the processes still alive (zombies excepted) in any of the process ``groups``."""
+    wanted = set(groups)
+    return [p.pid for p in process_stats() if p.group in wanted and p.state not in ("Z", "X")]
+
+
+def group_cpu_s(groups: Iterable[int]) -> dict[int, float]:
+    """CPU seconds used so far by every process in each of the process ``groups``."""
+    totals = dict.fromkeys(set(groups), 0.0)
+    for process in process_stats():
+        if process.group in totals:
+            totals[process.group] += process.cpu_s
+    return totals
