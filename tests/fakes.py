@@ -273,3 +273,30 @@ class FakeUnitOfWorkFactory:
         uow = FakeUnitOfWork(self, for_writing=for_writing)
         self.opened.append(uow)
         return uow
+
+    @property
+    def feed(self) -> FakeEventFeed:
+        """This store's outbox read outside units of work, as db's event stream reads it."""
+        return FakeEventFeed(self)
+
+
+class FakeEventFeed:
+    """An :class:`~sportapp_core.services.ports.EventFeed` over a :class:`FakeUnitOfWorkFactory`'s
+    store (the fake of ``PreparedEventFeed``): unavailable when the factory's units are."""
+
+    def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
+        self._factory = factory
+
+    def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
+        """Up to ``limit`` events after ``position``, in order."""
+        self._raise_if_unavailable()
+        return FakeOutbox(self._factory.state).read_after(position, limit)
+
+    def head(self) -> int:
+        """The newest position, 0 when there is none."""
+        self._raise_if_unavailable()
+        return FakeOutbox(self._factory.state).head()
+
+    def _raise_if_unavailable(self) -> None:
+        if self._factory.unavailable is not None:
+            raise self._factory.unavailable

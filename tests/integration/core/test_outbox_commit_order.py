@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory
+from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
+from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.domain import EmailAddress, NewUser, UserRegistered
 from sportapp_core.services.feed import read_feed
 from sportapp_core.services.ports import StoredEvent
@@ -58,10 +60,11 @@ def follow(uow_factory: SqlAlchemyUnitOfWorkFactory, writers_done: threading.Eve
     """Page through the feed as consulta does, resuming after the last position seen, until the
     writers are done and a page read after that comes back empty."""
     seen: list[StoredEvent] = []
+    feed = PreparedEventFeed(single_statement_engine(uow_factory.engine))
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         last_round = writers_done.is_set()  # then every commit happened before the read below
-        batch = read_feed(uow_factory, after=seen[-1].position if seen else 0, limit=PAGE)
+        batch = read_feed(feed, after=seen[-1].position if seen else 0, limit=PAGE)
         seen.extend(batch.events)
         if not batch.events:
             if last_round:

@@ -27,6 +27,7 @@ from sportapp_core.adapters.redis_streams import (
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, user_views
+from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import EmailAddress, NewUser
 from sportapp_core.services import WriteStoreRegistrations
@@ -56,7 +57,8 @@ class Streams:
 
     def relay(self, uow_factory: SqlAlchemyUnitOfWorkFactory, batch_size: int = 500) -> Relay:
         publisher = RedisStreamPublisher(connect(self.url, read_timeout_s=5), self.stream)
-        return Relay(uow_factory, publisher, RelaySettings(batch_size=batch_size, wait_s=0))
+        settings = RelaySettings(batch_size=batch_size, wait_s=0)
+        return Relay(PreparedEventFeed(uow_factory.engine), publisher, settings)
 
     def positions(self) -> list[int]:
         return [int(fields["position"]) for _id, fields in self.client.xrange(self.stream)]

@@ -16,7 +16,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
 from sportapp_core.adapters.sqlalchemy import engine as engine_module
+from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
+from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import (
     EmailAddress,
@@ -215,15 +217,22 @@ def test_event_payload_round_trips(uow_factory: SqlAlchemyUnitOfWorkFactory) -> 
     assert (stored.name, UserRegistered.from_payload(stored.payload)) == ("UserRegistered", event)
 
 
-def test_feed_reads_the_sql_outbox(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+def test_feed_reads_the_sql_outbox_a_statement_a_read(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
     register_with_event(uow_factory, "ana@example.com")
+    register_with_event(uow_factory, "bea@example.com")
+    feed = PreparedEventFeed(single_statement_engine(uow_factory.engine))
     timer = FakeTimer()
 
-    batch = read_feed(
-        uow_factory, after=0, limit=10, wait_s=1.0, monotonic=timer.monotonic, sleep=timer.sleep
-    )
+    batch = read_feed(feed, after=0, limit=10, wait_s=1.0, monotonic=timer.monotonic, sleep=timer.sleep)
+    rest = read_feed(feed, after=1, limit=1, monotonic=timer.monotonic, sleep=timer.sleep)
+    past_the_end = read_feed(feed, after=2, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
 
-    assert ([event.position for event in batch.events], batch.head) == ([1], 1)
+    assert ([event.position for event in batch.events], batch.head) == ([1, 2], 2)
+    first = batch.events[0]
+    assert (first.name, first.payload["email"]) == ("UserRegistered", "ana@example.com")
+    assert first.recorded_at.tzinfo is not None
+    assert ([event.position for event in rest.events], rest.head) == ([2], 2)
+    assert (list(past_the_end.events), past_the_end.head) == ([], 2)
     assert timer.sleeps == []
 
 

@@ -3,9 +3,10 @@ client, no HTTP server)."""
 
 from __future__ import annotations
 
+import json
 import threading
-import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -66,27 +67,41 @@ def test_the_feed_is_ordered_and_resumable(client: FlaskClient) -> None:
     assert positions == list(range(1, 26))
 
 
-def test_a_caught_up_reader_waits_for_the_next_event(client: FlaskClient) -> None:
+def _follow(client: FlaskClient, query: str) -> Iterator[dict[str, Any]]:
+    response = client.get("/user-db/events/stream?" + query, buffered=False)
+    assert response.status_code == 200
+    assert response.mimetype == "application/x-ndjson"
+    try:
+        for chunk in response.response:
+            yield json.loads(chunk)
+    finally:
+        response.close()
+
+
+def test_a_follower_gets_the_head_at_once_then_the_next_event_as_it_commits(client: FlaskClient) -> None:
     _record(client, "ana@example.com")
+    batches = _follow(client, "after=1&heartbeat=5")
+
+    first = next(batches)
     writer = threading.Timer(0.3, lambda: _record(client, "bea@example.com"))
     writer.start()
-    started = time.monotonic()
-
-    batch = client.get("/user-db/events?after=1&wait=5").get_json()
-
+    second = next(batches)
     writer.join()
-    assert [e["payload"]["email"] for e in batch["events"]] == ["bea@example.com"]
-    assert time.monotonic() - started < 4
+
+    assert first == {"events": [], "head": 1}
+    assert [e["payload"]["email"] for e in second["events"]] == ["bea@example.com"]
+    assert second["head"] == 2
 
 
-def test_a_caught_up_reader_gets_an_empty_batch_after_the_wait(client: FlaskClient) -> None:
-    batch = client.get("/user-db/events?after=0&wait=0.2").get_json()
+def test_a_quiet_stream_sends_heartbeats(client: FlaskClient) -> None:
+    batches = _follow(client, "after=0&heartbeat=0.2")
 
-    assert batch == {"events": [], "head": 0}
+    assert [next(batches) for _ in range(3)] == [{"events": [], "head": 0}] * 3
 
 
-def test_the_wait_is_bounded(client: FlaskClient) -> None:
-    assert client.get("/user-db/events?after=0&wait=60").status_code == 422
+@pytest.mark.parametrize("query", ["heartbeat=0", "heartbeat=60", "wait=1", "after=-1"])
+def test_a_stream_query_out_of_bounds_is_refused(client: FlaskClient, query: str) -> None:
+    assert client.get("/user-db/events/stream?" + query).status_code == 422
 
 
 def test_recording_twice_under_one_key_replays(client: FlaskClient) -> None:

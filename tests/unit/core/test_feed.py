@@ -1,4 +1,5 @@
-"""read_feed: the outbox by position, with a bounded long-poll on a fake clock (no real sleeping)."""
+"""read_feed and follow_feed: the outbox by position, waited for and followed on a fake clock (no real
+sleeping)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sportapp_core.services.feed import (
     POLL_INTERVAL_S,
     SIGNALLED_POLL_INTERVAL_S,
     NewEvents,
+    follow_feed,
     read_feed,
 )
 from tests.fakes import EPOCH, FakeClock, FakeTimer, FakeUnitOfWorkFactory
@@ -43,7 +45,7 @@ def test_events_after_a_position_come_in_order_with_the_head(
     for name in ("ana", "bea", "carla", "dora", "eva"):
         register(store, name)
 
-    batch = read_feed(uow_factory, after=1, limit=2, monotonic=timer.monotonic, sleep=timer.sleep)
+    batch = read_feed(uow_factory.feed, after=1, limit=2, monotonic=timer.monotonic, sleep=timer.sleep)
 
     assert [event.position for event in batch.events] == [2, 3]
     assert [event.payload["email"] for event in batch.events] == ["bea@example.com", "carla@example.com"]
@@ -56,7 +58,7 @@ def test_available_events_are_returned_without_waiting(
     register(store, "ana")
 
     batch = read_feed(
-        uow_factory, after=0, limit=10, wait_s=5.0, monotonic=timer.monotonic, sleep=timer.sleep
+        uow_factory.feed, after=0, limit=10, wait_s=5.0, monotonic=timer.monotonic, sleep=timer.sleep
     )
 
     assert [event.position for event in batch.events] == [1]
@@ -68,7 +70,7 @@ def test_caught_up_reader_without_wait_gets_an_empty_batch_at_once(
 ) -> None:
     register(store, "ana")
 
-    batch = read_feed(uow_factory, after=1, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
+    batch = read_feed(uow_factory.feed, after=1, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
 
     assert (list(batch.events), batch.head) == ([], 1)
     assert timer.sleeps == []
@@ -80,7 +82,7 @@ def test_caught_up_reader_waits_no_longer_than_asked(
     started = timer.monotonic()
 
     batch = read_feed(
-        uow_factory, after=0, limit=10, wait_s=1.5, monotonic=timer.monotonic, sleep=timer.sleep
+        uow_factory.feed, after=0, limit=10, wait_s=1.5, monotonic=timer.monotonic, sleep=timer.sleep
     )
 
     assert (list(batch.events), batch.head) == ([], 0)
@@ -95,7 +97,7 @@ def test_long_poll_returns_as_soon_as_an_event_is_recorded(
     timer.at(started + 0.3, lambda: register(store, "ana"))
 
     batch = read_feed(
-        uow_factory, after=0, limit=10, wait_s=10.0, monotonic=timer.monotonic, sleep=timer.sleep
+        uow_factory.feed, after=0, limit=10, wait_s=10.0, monotonic=timer.monotonic, sleep=timer.sleep
     )
 
     assert [event.payload["email"] for event in batch.events] == ["ana@example.com"]
@@ -111,7 +113,7 @@ def test_long_poll_ignores_events_the_reader_already_has(
     timer.at(started + 0.5, lambda: register(store, "bea"))
 
     batch = read_feed(
-        uow_factory, after=1, limit=10, wait_s=2.0, monotonic=timer.monotonic, sleep=timer.sleep
+        uow_factory.feed, after=1, limit=10, wait_s=2.0, monotonic=timer.monotonic, sleep=timer.sleep
     )
 
     assert [event.position for event in batch.events] == [2]
@@ -126,7 +128,7 @@ def test_feed_never_shows_an_event_whose_transaction_rolled_back(
         event = UserRegistered(2, "bea@example.com", "bea@example.com", EPOCH)
         assert uow.outbox.append(event, recorded_at=EPOCH) == 2
 
-    batch = read_feed(uow_factory, after=0, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
+    batch = read_feed(uow_factory.feed, after=0, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
 
     assert [event.position for event in batch.events] == [1]
     assert batch.head == 1
@@ -157,7 +159,7 @@ def test_with_a_signal_a_caught_up_reader_sleeps_until_told_not_on_a_poll(
     timer.at(timer.monotonic() + 0.2, lambda: register(store, "ana"))
 
     batch = read_feed(
-        uow_factory, after=0, limit=10, wait_s=10.0, signal=signal,
+        uow_factory.feed, after=0, limit=10, wait_s=10.0, signal=signal,
         monotonic=timer.monotonic, sleep=timer.sleep,
     )
 
@@ -183,7 +185,7 @@ def test_an_event_committed_between_the_read_and_the_wait_is_not_missed(
             signal.wait(since, timeout_s)
 
     batch = read_feed(
-        uow_factory, after=0, limit=10, wait_s=10.0, signal=CommitJustBeforeTheWait(),
+        uow_factory.feed, after=0, limit=10, wait_s=10.0, signal=CommitJustBeforeTheWait(),
         monotonic=timer.monotonic, sleep=timer.sleep,
     )
 
@@ -210,3 +212,58 @@ def test_new_events_wake_a_waiting_thread_and_a_stale_wait_returns_at_once() -> 
     started = time.monotonic()
     new_events.wait(seen, timeout_s=30.0)  # the generation moved since: no wait at all
     assert time.monotonic() - started < 5.0
+
+
+def test_a_follower_gets_the_head_at_once_then_each_event_as_it_commits(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    signal = TimerSignal(timer)
+    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    register(store, "ana")
+    started = timer.monotonic()
+    timer.at(started + 0.3, lambda: register(store, "bea"))
+
+    batches = follow_feed(
+        uow_factory.feed, after=1, limit=10, heartbeat_s=5.0, lasts_s=60.0, signal=signal,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+    first, second = next(batches), next(batches)
+
+    assert (list(first.events), first.head) == ([], 1), "caught up: told so without waiting"
+    assert [event.payload["email"] for event in second.events] == ["bea@example.com"]
+    assert second.head == 2
+    assert timer.monotonic() - started < 1.0
+
+
+def test_a_quiet_feed_sends_a_heartbeat_and_a_follower_resumes_after_what_it_was_sent(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    register(store, "ana")
+    batches = follow_feed(
+        uow_factory.feed, after=0, limit=10, heartbeat_s=2.0, lasts_s=60.0,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+
+    assert [event.position for event in next(batches).events] == [1]
+    started = timer.monotonic()
+    heartbeat = next(batches)
+    assert (list(heartbeat.events), heartbeat.head) == ([], 1)
+    assert timer.monotonic() - started == pytest.approx(2.0)
+    register(store, "bea")
+    assert [event.position for event in next(batches).events] == [2], "not ana again"
+
+
+def test_a_follower_is_let_go_after_the_streams_lifetime(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    started = timer.monotonic()
+
+    batches = list(
+        follow_feed(
+            uow_factory.feed, after=0, limit=10, heartbeat_s=2.0, lasts_s=5.0,
+            monotonic=timer.monotonic, sleep=timer.sleep,
+        )
+    )
+
+    assert [len(batch.events) for batch in batches] == [0, 0, 0, 0], "the first, then 2 + 2 + 1 s"
+    assert timer.monotonic() - started == pytest.approx(5.0)

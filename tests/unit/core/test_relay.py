@@ -54,7 +54,7 @@ def add_events(factory: FakeUnitOfWorkFactory, count: int) -> None:
 
 def test_the_relay_publishes_the_outbox_in_order_in_batches() -> None:
     stream = FakeStream()
-    relay = Relay(store_with(7), stream, RelaySettings(batch_size=3, wait_s=0))
+    relay = Relay(store_with(7).feed, stream, RelaySettings(batch_size=3, wait_s=0))
 
     counts = [relay.run_once() for _ in range(4)]
 
@@ -64,10 +64,10 @@ def test_the_relay_publishes_the_outbox_in_order_in_batches() -> None:
 
 def test_a_restarted_relay_resumes_from_what_the_stream_holds() -> None:
     factory, stream = store_with(5), FakeStream()
-    Relay(factory, stream, RelaySettings(wait_s=0)).run_once()
+    Relay(factory.feed, stream, RelaySettings(wait_s=0)).run_once()
     add_events(factory, 4)
 
-    restarted = Relay(factory, stream, RelaySettings(wait_s=0))
+    restarted = Relay(factory.feed, stream, RelaySettings(wait_s=0))
     restarted.run_once()
 
     assert [e.position for e in stream.events] == list(range(1, 10))
@@ -75,7 +75,7 @@ def test_a_restarted_relay_resumes_from_what_the_stream_holds() -> None:
 
 def test_a_relay_that_failed_mid_batch_asks_the_stream_again_and_leaves_no_gap() -> None:
     factory, stream = store_with(6), FakeStream()
-    relay = Relay(factory, stream, RelaySettings(wait_s=0))
+    relay = Relay(factory.feed, stream, RelaySettings(wait_s=0))
     stream.fail_after = 2
 
     with pytest.raises(ConnectionError):
@@ -88,7 +88,7 @@ def test_a_relay_that_failed_mid_batch_asks_the_stream_again_and_leaves_no_gap()
 
 def test_the_relay_retries_after_the_stream_was_down() -> None:
     factory, stream = store_with(2), FakeStream()
-    relay = Relay(factory, stream, RelaySettings(wait_s=0))
+    relay = Relay(factory.feed, stream, RelaySettings(wait_s=0))
     stream.down = True
     with pytest.raises(ConnectionError):
         relay.run_once()

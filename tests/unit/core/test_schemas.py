@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from sportapp_core.db_schemas import (
     EventQuerySchema,
+    EventStreamQuerySchema,
     RecordRequestSchema,
     StoredUserSchema,
     record_request,
@@ -215,9 +216,11 @@ def test_a_cursor_is_at_most_the_largest_id_a_store_holds() -> None:
     assert list(messages_of(EventQuerySchema(), {"after": str(MAX_ID + 1)})) == ["after"]
 
 
-def test_event_query_caps_the_wait_at_10_seconds() -> None:
-    assert EventQuerySchema().load({"wait": "10"})["wait"] == 10.0
-    assert list(messages_of(EventQuerySchema(), {"wait": "10.5"})) == ["wait"]
+def test_event_stream_query_bounds_the_heartbeat_and_a_page_has_none() -> None:
+    assert EventStreamQuerySchema().load({"heartbeat": "30"})["heartbeat"] == 30.0
+    assert list(messages_of(EventStreamQuerySchema(), {"heartbeat": "0"})) == ["heartbeat"]
+    assert list(messages_of(EventStreamQuerySchema(), {"heartbeat": "31"})) == ["heartbeat"]
+    assert list(messages_of(EventQuerySchema(), {"wait": "1"})) == ["wait"], "no long-poll any more"
 
 
 def test_validation_messages_flatten_non_list_messages() -> None:

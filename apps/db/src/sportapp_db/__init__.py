@@ -16,9 +16,9 @@ from sportapp_core.adapters.web.observability import (
 from sportapp_core.adapters.web.probes import install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
 from sportapp_core.adapters.web.settings import settings_from_env
-from sportapp_core.db_schemas import EVENTS_PATH, USERS_PATH
+from sportapp_core.db_schemas import EVENT_STREAM_PATH, EVENTS_PATH, USERS_PATH
 from sportapp_db.bootstrap import Services, bootstrap
-from sportapp_db.resources import Events, User, UserList
+from sportapp_db.resources import Events, EventStream, User, UserList
 from sportapp_db.settings import DbSettings
 
 
@@ -39,4 +39,5 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     api.add_resource(UserList, USERS_PATH, **kwargs)
     api.add_resource(User, USERS_PATH + "/<int:user_id>", **kwargs)
     api.add_resource(Events, EVENTS_PATH, **kwargs)
+    api.add_resource(EventStream, EVENT_STREAM_PATH, **kwargs)
     return app

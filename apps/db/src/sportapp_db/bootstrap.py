@@ -8,10 +8,12 @@ from sqlalchemy import text
 
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
+from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
+from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.feed import NewEvents
-from sportapp_core.services.ports import Clock
+from sportapp_core.services.ports import Clock, EventFeed
 from sportapp_db.settings import DbSettings
 
 
@@ -22,8 +24,11 @@ class Services:
     uow_factory: SqlAlchemyUnitOfWorkFactory
     registrations: WriteStoreRegistrations
     clock: Clock
-    # Wakes the feed's long-polls when a registration of this process commits.
+    # The outbox read by position, a statement a read (what the event stream reads per batch).
+    event_feed: EventFeed
+    # Wakes the feed's followers when a registration of this process commits.
     new_events: NewEvents
+    event_stream_lasts_s: float
 
     def check_store(self) -> dict[str, int]:
         """Health check: the store answers, and how far its outbox goes."""
@@ -48,5 +53,7 @@ def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
         uow_factory=uow_factory,
         registrations=WriteStoreRegistrations(uow_factory, clock, on_commit=new_events.notify),
         clock=clock,
+        event_feed=PreparedEventFeed(single_statement_engine(engine)),
         new_events=new_events,
+        event_stream_lasts_s=settings.event_stream_lasts_s,
     )

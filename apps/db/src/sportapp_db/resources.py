@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
+from flask import Response
 from flask_restful import Resource
 
 from sportapp_core.adapters.web.requests import load_json, load_query
 from sportapp_core.db_schemas import (
     EventPageSchema,
     EventQuerySchema,
+    EventStreamQuerySchema,
     RecordRequestSchema,
     RecordResponseSchema,
 )
 from sportapp_core.schemas import PageQuerySchema, UserPageSchema, UserSchema
 from sportapp_core.services import get_user, list_users
-from sportapp_core.services.feed import read_feed
+from sportapp_core.services.errors import DependencyUnavailable
+from sportapp_core.services.feed import FeedBatch, follow_feed, read_feed
 from sportapp_db.bootstrap import Services
 
 # Built once: building a schema costs more than loading one body with it.
@@ -25,6 +31,7 @@ _PAGE_QUERY = PageQuerySchema()
 _USER_PAGE = UserPageSchema()
 _USER = UserSchema()
 _EVENT_QUERY = EventQuerySchema()
+_EVENT_STREAM_QUERY = EventStreamQuerySchema()
 _EVENT_PAGE = EventPageSchema()
 
 
@@ -56,16 +63,50 @@ class User(_ServiceResource):
         return dict(_USER.dump(get_user(user_id, self.services.uow_factory)))
 
 
+logger = logging.getLogger(__name__)
+
+
 class Events(_ServiceResource):
-    """``GET /user-db/events?after=N&limit=M&wait=S``: the outbox as an ordered, resumable feed."""
+    """``GET /user-db/events?after=N&limit=M``: a page of the outbox as an ordered, resumable feed."""
 
     def get(self) -> dict[str, Any]:
         query = load_query(_EVENT_QUERY)
-        batch = read_feed(
-            self.services.uow_factory,
+        batch = read_feed(self.services.event_feed, after=query["after"], limit=query["limit"])
+        return dict(_EVENT_PAGE.dump(batch))
+
+
+class EventStream(_ServiceResource):
+    """``GET /user-db/events/stream?after=N&limit=M&heartbeat=S``: the feed followed, one batch
+    a line (NDJSON, the page's shape) as events commit, an empty one every ``heartbeat`` s
+    without any.
+
+    The first batch is read before the answer starts, so a failing store is a 503 like anywhere
+    else. A store that fails later ends the stream: its status is sent already, and the reader
+    learns of the failure when it opens the stream again.
+    """
+
+    def get(self) -> Response:
+        query = load_query(_EVENT_STREAM_QUERY)
+        batches = follow_feed(
+            self.services.event_feed,
             after=query["after"],
             limit=query["limit"],
-            wait_s=query["wait"],
+            heartbeat_s=query["heartbeat"],
+            lasts_s=self.services.event_stream_lasts_s,
             signal=self.services.new_events,
         )
-        return dict(_EVENT_PAGE.dump(batch))
+        first = next(batches)
+        return Response(_lines(first, batches), mimetype="application/x-ndjson")
+
+
+def _lines(first: FeedBatch, rest: Iterator[FeedBatch]) -> Iterator[bytes]:
+    yield _line(first)
+    try:
+        for batch in rest:
+            yield _line(batch)
+    except DependencyUnavailable as error:
+        logger.warning("event stream ended: %s unavailable", error.dependency)
+
+
+def _line(batch: FeedBatch) -> bytes:
+    return json.dumps(_EVENT_PAGE.dump(batch), separators=(",", ":")).encode() + b"\n"

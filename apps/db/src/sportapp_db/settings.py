@@ -13,3 +13,6 @@ class DbSettings:
     store_url: str = "sqlite:///var/sportapp.db"
     log_level: str = "INFO"
     max_body_bytes: int = 16 * 1024
+    # A follower of the event stream is let go after this long and opens it again where it is:
+    # no request lives for ever (a worker recycles, a stuck reader is noticed).
+    event_stream_lasts_s: float = 300.0

@@ -16,6 +16,7 @@ from sportapp_core.domain.email import MAX_LENGTH as MAX_EMAIL_LENGTH
 
 USERS_PATH = "/user-db/users"
 EVENTS_PATH = "/user-db/events"
+EVENT_STREAM_PATH = "/user-db/events/stream"
 
 _ADDRESS = validate.Length(min=3, max=MAX_EMAIL_LENGTH)
 
@@ -88,11 +89,17 @@ class EventPageSchema(Schema):
 
 
 class EventQuerySchema(Schema):
-    """``GET /user-db/events``: after a position, at most ``limit``, waiting up to ``wait`` s."""
+    """``GET /user-db/events``: a page of the feed, after a position, at most ``limit`` events."""
 
     class Meta:
         unknown = RAISE
 
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    wait = fields.Float(load_default=0.0, validate=validate.Range(min=0.0, max=10.0))
+
+
+class EventStreamQuerySchema(EventQuerySchema):
+    """``GET /user-db/events/stream``: the feed followed, with an empty batch every ``heartbeat`` s
+    without events (how each side tells a quiet feed from a dead peer)."""
+
+    heartbeat = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=30.0))

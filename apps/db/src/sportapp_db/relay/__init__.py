@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sportapp_core.adapters.redis_streams import RedisStreamPublisher, connect
-from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
+from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
+from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.adapters.web.observability import configure_logging
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_core.services.relay import Relay, RelaySettings
@@ -33,7 +34,7 @@ def build_relay(settings: RelayProcessSettings) -> Relay:
     upgrade_schema(engine, WRITE_STORE_SCHEMA)
     client = connect(settings.redis_url, read_timeout_s=5.0)
     return Relay(
-        SqlAlchemyUnitOfWorkFactory(engine),
+        PreparedEventFeed(engine),
         RedisStreamPublisher(client, settings.event_stream),
         RelaySettings(batch_size=settings.relay_batch_size, wait_s=settings.relay_wait_s),
     )

@@ -1,14 +1,14 @@
-"""Reading the outbox as a feed, with a bounded long-poll for readers that are caught up."""
+"""Reading the outbox as a feed: a page after a position, or the feed followed as events commit."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sportapp_core.services.ports import StoredEvent, UnitOfWorkFactory
+from sportapp_core.services.ports import EventFeed, StoredEvent
 
 # With no signal from the writers, a waiting reader looks at the outbox this often.
 POLL_INTERVAL_S = 0.02
@@ -66,7 +66,7 @@ class NewEvents:
 
 
 def read_feed(
-    uow_factory: UnitOfWorkFactory,
+    feed: EventFeed,
     *,
     after: int,
     limit: int,
@@ -84,10 +84,9 @@ def read_feed(
     deadline = monotonic() + wait_s
     while True:
         seen = signal.generation if signal is not None else 0
-        with uow_factory() as uow:
-            events = uow.events.read_after(after, limit)
-            # Fewer events than asked for: the last of them was the newest when they were read.
-            head = events[-1].position if 0 < len(events) < limit else uow.events.head()
+        events = feed.read_after(after, limit)
+        # Fewer events than asked for: the last of them was the newest when they were read.
+        head = events[-1].position if 0 < len(events) < limit else feed.head()
         remaining = deadline - monotonic()
         if events or remaining <= 0:
             return FeedBatch(events=events, head=head)
@@ -95,3 +94,38 @@ def read_feed(
             signal.wait(seen, min(SIGNALLED_POLL_INTERVAL_S, remaining))
         else:
             sleep(min(POLL_INTERVAL_S, remaining))
+
+
+def follow_feed(
+    feed: EventFeed,
+    *,
+    after: int,
+    limit: int,
+    heartbeat_s: float,
+    lasts_s: float,
+    signal: EventSignal | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[FeedBatch]:
+    """The feed after ``after``, followed: a batch as soon as events commit, an empty one (a
+    heartbeat, with the head) after ``heartbeat_s`` without any, until ``lasts_s`` have passed.
+
+    The first batch comes at once, even empty, so a reader learns the head when it starts; a
+    failing store raises :class:`DependencyUnavailable` there, before anything was sent. One
+    follower replaces a long-poll per batch: a reader that keeps up pays for the events, not for a
+    request each. The reader opens it again from its position after the end.
+    """
+    ends = monotonic() + lasts_s
+    position, wait_s = after, 0.0
+    while True:
+        batch = read_feed(
+            feed, after=position, limit=limit, wait_s=wait_s, signal=signal,
+            monotonic=monotonic, sleep=sleep,
+        )
+        yield batch
+        if batch.events:
+            position = batch.events[-1].position
+        remaining = ends - monotonic()
+        if remaining <= 0:
+            return
+        wait_s = min(heartbeat_s, remaining)

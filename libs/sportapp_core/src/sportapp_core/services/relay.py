@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from sportapp_core.services.feed import read_feed
-from sportapp_core.services.ports import StoredEvent, UnitOfWorkFactory
+from sportapp_core.services.ports import EventFeed, StoredEvent
 from sportapp_core.services.projection import Backoff, Stopper
 
 logger = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ class Relay:
 
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        feed: EventFeed,
         publisher: EventPublisher,
         settings: RelaySettings = RelaySettings(),
     ) -> None:
-        self._uow_factory = uow_factory
+        self._feed = feed
         self._publisher = publisher
         self._settings = settings
         # None: not known, ask the publisher (at start, and after any failure, since a failed
@@ -71,7 +71,7 @@ class Relay:
             if self._published is None:
                 self._published = self._publisher.last_position()
             batch = read_feed(
-                self._uow_factory,
+                self._feed,
                 after=self._published,
                 limit=self._settings.batch_size,
                 wait_s=self._settings.wait_s,

@@ -1,5 +1,5 @@
 """A pooled HTTP client for the calls between services: explicit timeouts, no hidden retries,
-request ids passed on.
+request ids passed on; answers read whole, or line by line as they come (a stream).
 
 Built on urllib3's connection pool rather than ``requests``: a call between services is on the
 path of every registration and every probe, and ``requests`` spends about twice urllib3's CPU on
@@ -99,9 +99,64 @@ class ServiceClient:
             raise ServiceUnreachable(_reason(error)) from None
         return ServiceResponse(response.status, response.headers, response.data)
 
+    def open_stream(
+        self,
+        path: str,
+        *,
+        read_timeout_s: float,
+        params: Mapping[str, Any] | None = None,
+    ) -> ServiceStream:
+        """``GET`` an answer that is read as it comes, a line at a time: each read of a line may
+        wait up to ``read_timeout_s``."""
+        url = path + ("?" + urlencode(params) if params else "")
+        try:
+            response = self._pool.urlopen(
+                "GET",
+                url,
+                timeout=urllib3.Timeout(connect=self._connect_timeout_s, read=read_timeout_s),
+                redirect=False,
+                preload_content=False,
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise ServiceUnreachable(_reason(error)) from None
+        return ServiceStream(response)
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._pool.close()
+
+
+class ServiceStream:
+    """An answer being read line by line (NDJSON): its status, then its lines as they come."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self.status = response.status
+        self._response = response
+        self._lines = iter(response)
+
+    def body(self) -> bytes:
+        """The whole rest of the answer: for one that is not a stream (an error's problem)."""
+        try:
+            return self._response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise ServiceUnreachable(_reason(error)) from None
+        finally:
+            self.close()
+
+    def next_line(self) -> bytes | None:
+        """The next line; ``None`` when the answer has ended. :class:`ServiceUnreachable` if
+        nothing came within the read timeout or the connection was cut."""
+        try:
+            return next(self._lines)
+        except StopIteration:
+            return None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise ServiceUnreachable(_reason(error)) from None
+
+    def close(self) -> None:
+        """Stop reading: the connection is closed (a stream cannot be drained to be reused)."""
+        self._response.close()
+        self._response.release_conn()
 
 
 def _reason(error: BaseException) -> str:

@@ -15,12 +15,15 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Engine, Row
 
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
+from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
 from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
 from sportapp_core.domain import MAX_ID, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
+
+WRITE_STORE = "write store"
 
 # PostgreSQL advisory locks, shared by every client of the database. The outbox's tail is one
 # 64-bit key; an Idempotency-Key is a pair of 32-bit keys (a key space of its own): this constant
@@ -44,7 +47,7 @@ _EVENTS_AFTER = (
     .order_by(outbox.c.position)
     .limit(bindparam("limit"))
 )
-_HEAD = select(func.coalesce(func.max(outbox.c.position), 0))
+_HEAD = select(func.coalesce(func.max(outbox.c.position), 0).label("head"))
 _KEY = select(idempotency_keys).where(idempotency_keys.c.key == bindparam("key"))
 _ADD_KEY = insert(idempotency_keys)
 
@@ -136,19 +139,43 @@ class SqlAlchemyOutbox:
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
         rows = self._connection.execute(_EVENTS_AFTER, {"after": position, "limit": limit})
-        return [
-            StoredEvent(
-                position=row.position,
-                name=row.name,
-                payload=json.loads(row.payload),
-                recorded_at=row.recorded_at,
-            )
-            for row in rows
-        ]
+        return [_stored_event(row._mapping) for row in rows]
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
         return int(self._connection.execute(_HEAD).scalar_one())
+
+
+class PreparedEventFeed:
+    """The outbox read by position outside any unit of work, a statement a read (see
+    :class:`PreparedRead`): what db's event stream reads for every batch it sends.
+
+    A read of one statement sees committed events only, and positions are given in commit order
+    (:class:`SqlAlchemyOutbox`), so a reader resuming after N never skips one; the head, read by
+    a second statement, may be newer than the events read before it, never older.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._events_after = PreparedRead(engine, _EVENTS_AFTER, WRITE_STORE)
+        self._head = PreparedRead(engine, _HEAD, WRITE_STORE)
+
+    def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
+        """Up to ``limit`` events after ``position``, in position order."""
+        return [_stored_event(row) for row in self._events_after.all({"after": position, "limit": limit})]
+
+    def head(self) -> int:
+        """The newest position, 0 if the outbox is empty."""
+        row = self._head.first({})
+        return int(row["head"]) if row else 0
+
+
+def _stored_event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        position=row["position"],
+        name=row["name"],
+        payload=json.loads(row["payload"]),
+        recorded_at=row["recorded_at"],
+    )
 
 
 class SqlAlchemyIdempotencyKeys:

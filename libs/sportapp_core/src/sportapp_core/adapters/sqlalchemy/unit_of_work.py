@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from sportapp_core.adapters.sqlalchemy.engine import store_unavailable, writing
 from sportapp_core.adapters.sqlalchemy.repositories import (
+    WRITE_STORE,
     SqlAlchemyIdempotencyKeys,
     SqlAlchemyOutbox,
     SqlAlchemyUserRepository,
@@ -38,7 +39,7 @@ class SqlAlchemyUnitOfWork:
                 self._connection.close()
                 self._connection = None
             if store_unavailable(error):
-                raise DependencyUnavailable("write store") from error
+                raise DependencyUnavailable(WRITE_STORE) from error
             raise
         self.users = SqlAlchemyUserRepository(self._connection)
         self.outbox = self.events = SqlAlchemyOutbox(self._connection)
@@ -63,7 +64,7 @@ class SqlAlchemyUnitOfWork:
             self._connection = None
         if exc is not None and store_unavailable(exc):
             # The callers speak the domain's language: the store is unavailable, retry later.
-            raise DependencyUnavailable("write store") from exc
+            raise DependencyUnavailable(WRITE_STORE) from exc
 
     def commit(self) -> None:
         """Commit the transaction."""
