@@ -166,8 +166,8 @@ def measure(*, rate: float, idle_s: float, load_s: float) -> list[Figure]:
     idle = Figure(
         key="idle_stack_cpu_share",
         title="idle stack CPU, share of the machine",
-        value=round(idle_ms_per_s / (cores * 1000), 4),
-        unit="",
+        value=round(idle_ms_per_s / (cores * 1000) * 100, 2),
+        unit="%",
         target=f"<= {TARGET_IDLE_SHARE:.0%}",
         met=idle_ms_per_s / (cores * 1000) <= TARGET_IDLE_SHARE,
         parameters={"idle_ms_per_s": round(idle_ms_per_s, 1), "cores": cores, **common},

@@ -60,16 +60,21 @@ def follow(uow_factory: SqlAlchemyUnitOfWorkFactory, writers_done: threading.Eve
     """Page through the feed as consulta does, resuming after the last position seen, until the
     writers are done and a page read after that comes back empty."""
     seen: list[StoredEvent] = []
-    feed = PreparedEventFeed(single_statement_engine(uow_factory.engine))
+    engine = single_statement_engine(uow_factory.engine)
+    feed = PreparedEventFeed(engine)
     deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        last_round = writers_done.is_set()  # then every commit happened before the read below
-        batch = read_feed(feed, after=seen[-1].position if seen else 0, limit=PAGE)
-        seen.extend(batch.events)
-        if not batch.events:
-            if last_round:
-                return seen
-            time.sleep(0.001)
+    try:
+        while time.monotonic() < deadline:
+            last_round = writers_done.is_set()  # then every commit happened before the read below
+            batch = read_feed(feed, after=seen[-1].position if seen else 0, limit=PAGE)
+            seen.extend(batch.events)
+            if not batch.events:
+                if last_round:
+                    return seen
+                time.sleep(0.001)
+    finally:
+        if engine is not uow_factory.engine:
+            engine.dispose()  # its own pool on SQLite; Python 3.13 warns about connections left open
     raise AssertionError(f"the reader did not catch up within {TIMEOUT_S} s")
 
 

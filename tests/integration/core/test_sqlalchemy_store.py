@@ -220,12 +220,17 @@ def test_event_payload_round_trips(uow_factory: SqlAlchemyUnitOfWorkFactory) -> 
 def test_feed_reads_the_sql_outbox_a_statement_a_read(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
     register_with_event(uow_factory, "ana@example.com")
     register_with_event(uow_factory, "bea@example.com")
-    feed = PreparedEventFeed(single_statement_engine(uow_factory.engine))
+    engine = single_statement_engine(uow_factory.engine)
+    feed = PreparedEventFeed(engine)
     timer = FakeTimer()
 
-    batch = read_feed(feed, after=0, limit=10, wait_s=1.0, monotonic=timer.monotonic, sleep=timer.sleep)
-    rest = read_feed(feed, after=1, limit=1, monotonic=timer.monotonic, sleep=timer.sleep)
-    past_the_end = read_feed(feed, after=2, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
+    try:
+        batch = read_feed(feed, after=0, limit=10, wait_s=1.0, monotonic=timer.monotonic, sleep=timer.sleep)
+        rest = read_feed(feed, after=1, limit=1, monotonic=timer.monotonic, sleep=timer.sleep)
+        past_the_end = read_feed(feed, after=2, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
+    finally:
+        if engine is not uow_factory.engine:
+            engine.dispose()  # its own pool on SQLite; Python 3.13 warns about connections left open
 
     assert ([event.position for event in batch.events], batch.head) == ([1, 2], 2)
     first = batch.events[0]

@@ -26,7 +26,7 @@ HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 def client(store_url: str) -> Iterator[FlaskClient]:
     services = bootstrap(DbSettings(store_url=store_url))
     yield create_app({"instance": "db"}, services=services).test_client()
-    services.uow_factory.engine.dispose()  # Python 3.13 warns about SQLite connections left open
+    services.close()  # Python 3.13 warns about SQLite connections left open
 
 
 def _record(client: FlaskClient, email: str, key: str | None = None):

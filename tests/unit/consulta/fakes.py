@@ -72,7 +72,7 @@ class FakeFeed:
         with self._lock:
             batch = FeedBatch(events=list(self.events[after : after + limit]), head=len(self.events))
         if not batch.events and wait_s:
-            time.sleep(wait_s)  # a long-poll that found nothing, shortened: tests pass small waits
+            time.sleep(wait_s)  # a quiet feed's wait, shortened: tests pass small waits
         hook, self.before_answer = self.before_answer, None
         if hook is not None:
             hook()

@@ -211,6 +211,24 @@ def test_lag_is_the_time_from_record_to_projection_of_the_latest_batch(
     assert model.position("users").lag_ms == 750.0
 
 
+def test_a_peer_that_stored_up_to_the_known_head_makes_the_loser_ready_without_a_new_answer(
+    feed: FakeFeed, model: FakeReadModel
+) -> None:
+    for name in ("a", "b"):
+        feed.register(f"{name}@example.com")
+    first, second = projector(model, feed), projector(model, feed)
+    feed.before_answer = second.run_once
+    first.run_once()  # loses the race to the peer: the batch is stored, but not by it
+    assert not first.status.caught_up
+
+    feed.down = True  # the feed goes away before it answers this projector again
+    with pytest.raises(Exception, match="db"):
+        first.run_once()
+
+    assert first.status.caught_up
+    assert projection_report(model.position("users"), first.status)["lag_events"] == 0
+
+
 def test_report_is_not_ready_until_the_projector_caught_up_once(feed: FakeFeed, model: FakeReadModel) -> None:
     feed.down = True
     runner = projector(model, feed)

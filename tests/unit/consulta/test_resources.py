@@ -41,7 +41,7 @@ def client(tmp_path: Path, feed: FakeFeed) -> Iterator[FlaskClient]:
     app, services = build(tmp_path, feed)
     Projector(services.read_model, feed, feed.clock, settings=ProjectionSettings(wait_s=0)).run_once()
     yield app.test_client()
-    services.engine.dispose()
+    services.close()
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:
@@ -169,7 +169,7 @@ def test_projector_thread_serves_readiness_and_stops_cleanly(tmp_path: Path, fee
         assert "sportapp_projection_feed_up 0.0" in metrics
     finally:
         assert projector.stop(timeout_s=5)
-        services.engine.dispose()
+        services.close()
     assert not projector.is_alive()
 
 
@@ -181,7 +181,7 @@ def test_metrics_expose_the_projection(tmp_path: Path, feed: FakeFeed) -> None:
         text = app.test_client().get("/metrics").get_data(as_text=True)
     finally:
         projector.stop(timeout_s=5)
-        services.engine.dispose()
+        services.close()
 
     assert "sportapp_projection_position 3.0" in text
     assert "sportapp_projection_lag_events 0.0" in text

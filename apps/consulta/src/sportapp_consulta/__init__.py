@@ -28,7 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
     """Build a consulta instance. ``config`` overrides ``SPORTAPP_*`` settings (tests use it).
 
     With ``projector`` on, the projection starts on a daemon thread of this process (under gunicorn,
-    of its one worker: one projector, one long-poll of db's feed per consulta instance);
+    of its one worker: one projector, one stream of db's feed per consulta instance);
     ``app.extensions["sportapp_projector"].stop()`` stops it.
     """
     settings = settings_from_env(ConsultaSettings, os.environ, config)

@@ -44,6 +44,8 @@ class Services:
     views: ReadModelViews
     projector: Projector | None
     metrics_registry: CollectorRegistry
+    # Every engine opened here (on SQLite, the views read through a second pool).
+    engines: tuple[Engine, ...]
 
     def check_read_store(self) -> None:
         """Health check: the read model answers."""
@@ -54,6 +56,11 @@ class Services:
         """Health check: how far the projection got; fails until it has caught up once."""
         status = self.projector.status if self.projector is not None else None
         return projection_report(self.read_model.position(USERS_PROJECTION), status)
+
+    def close(self) -> None:
+        """Close every pooled connection (a worker exits without it; tests and tools call it)."""
+        for engine in self.engines:
+            engine.dispose()
 
 
 def event_source(settings: ConsultaSettings) -> EventSource:
@@ -94,10 +101,12 @@ def bootstrap(
             ),
             observer=ProjectionMetrics(registry),
         )
+    views_engine = single_statement_engine(engine)
     return Services(
         engine=engine,
         read_model=read_model,
-        views=ReadModelViews(engine, single_statement_engine(engine)),
+        views=ReadModelViews(engine, views_engine),
         projector=projector,
         metrics_registry=registry,
+        engines=(engine,) if views_engine is engine else (engine, views_engine),
     )

@@ -10,7 +10,7 @@ from sportapp_core.services.projection import ProjectionStatus, Projector
 class ProjectorThread:
     """Runs :meth:`Projector.run` on a daemon thread until :meth:`stop`.
 
-    Daemon: a worker that exits must not wait for a long-poll in flight. Killing it mid-batch is
+    Daemon: a worker that exits must not wait for a read of the feed in flight. Killing it mid-batch is
     safe, the batch's transaction rolls back and the next round starts from the stored position.
     """
 

@@ -20,9 +20,11 @@ class ConsultaSettings:
     # project (more workers, replicas), the compare-and-set on the stored position keeps it safe.
     projector: bool = True
     projection_batch_size: int = 100
-    # How long the db service holds a pull open when there is nothing new (it allows up to 10 s).
+    # How long a quiet feed stays silent: db's event stream sends an empty batch this often (it
+    # allows 0.1 to 30 s), and one silent for longer by 5 s means db is gone. With Redis, how long
+    # a read blocks.
     projection_wait_s: float = 5.0
-    # Where the projector reads events: "http" (db's feed, long-polled) or "redis" (a stream that
+    # Where the projector reads events: "http" (db's event stream) or "redis" (a stream that
     # db's relay publishes the outbox to, read through a consumer group shared by every process).
     event_transport: str = "http"
     redis_url: str = "redis://127.0.0.1:6379/0"

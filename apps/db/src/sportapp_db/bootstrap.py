@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
@@ -26,6 +27,8 @@ class Services:
     clock: Clock
     # The outbox read by position, a statement a read (what the event stream reads per batch).
     event_feed: EventFeed
+    # Every engine opened here (on SQLite, the event feed reads through a second pool).
+    engines: tuple[Engine, ...]
     # Wakes the feed's followers when a registration of this process commits.
     new_events: NewEvents
     event_stream_lasts_s: float
@@ -36,6 +39,11 @@ class Services:
             connection.execute(text("SELECT 1"))
         with self.uow_factory() as uow:
             return {"outbox_head": uow.events.head()}
+
+    def close(self) -> None:
+        """Close every pooled connection (a worker exits without it; tests and tools call it)."""
+        for engine in self.engines:
+            engine.dispose()
 
 
 def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
@@ -49,11 +57,13 @@ def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     clock = clock or SystemClock()
     new_events = NewEvents()
+    feed_engine = single_statement_engine(engine)
     return Services(
         uow_factory=uow_factory,
         registrations=WriteStoreRegistrations(uow_factory, clock, on_commit=new_events.notify),
         clock=clock,
-        event_feed=PreparedEventFeed(single_statement_engine(engine)),
+        event_feed=PreparedEventFeed(feed_engine),
+        engines=(engine,) if feed_engine is engine else (engine, feed_engine),
         new_events=new_events,
         event_stream_lasts_s=settings.event_stream_lasts_s,
     )

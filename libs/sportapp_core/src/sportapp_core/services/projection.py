@@ -154,7 +154,7 @@ class Backoff:
 
 @dataclass(frozen=True, slots=True)
 class ProjectionSettings:
-    """Batch size and long-poll wait of the pulls, back-off after failures."""
+    """Batch size and wait of the pulls (how long a quiet feed stays silent), back-off after failures."""
 
     batch_size: int = 100
     wait_s: float = 5.0
@@ -206,7 +206,13 @@ class Projector:
         Raises :class:`DependencyUnavailable` when the feed or the read model does not answer.
         """
         stored, self._stored = self._stored or self._read_model.position(self._name), None
-        self._publish(replace(self._status, position=stored.position, lag_ms=stored.lag_ms))
+        # A peer that stored up to the head this projector last heard of caught the read model up:
+        # a follower of a stream may not hear from the feed again until its next event or heartbeat.
+        known_head = self._status.head
+        caught_up = self._status.caught_up or (known_head is not None and stored.position >= known_head)
+        self._publish(
+            replace(self._status, position=stored.position, lag_ms=stored.lag_ms, caught_up=caught_up)
+        )
         try:
             batch = self._source.read(
                 after=stored.position, limit=self._settings.batch_size, wait_s=self._settings.wait_s
