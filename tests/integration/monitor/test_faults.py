@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ def test_a_hung_primary_is_detected_and_replaced(stack: Stack) -> None:
     assert [r for r in failures(records) if r.scheduled_at > switched + 1.0] == []
 
 
-def test_a_primary_answering_500_is_failed_over_and_back(stack: Stack) -> None:
+def test_a_primary_answering_500_is_masked_failed_over_and_back(stack: Stack) -> None:
     primary_url = stack.config.url(stack.config.registro_primary_port) + "/faults/error-mode"
     started = time.monotonic()
     try:
@@ -188,11 +189,59 @@ def test_a_primary_answering_500_is_failed_over_and_back(stack: Stack) -> None:
     wait_nominal(stack)
 
     events = events_since(stack, started)
-    switched = next(e["t_mono"] for e in events if e["event"] == "failover_done")
+    assert any(e["event"] == "failover_done" for e in events)
     assert_nothing_lost_or_duplicated(stack, records)
-    late = [r for r in failures(records) if r.scheduled_at > switched + 1.0]
-    assert late == []
-    assert all(r.status == 500 for r in failures(records))
+    # The load's registrations carry an Idempotency-Key: each 500 of the primary, before the
+    # monitor saw it fail, was resent by the gateway to the standby.
+    assert failures(records) == []
+    assert BACKUP in {r.served_by for r in records}
+
+
+@contextlib.contextmanager
+def monitor_stopped(stack: Stack) -> Iterator[None]:
+    """The monitor stopped, so that the gateway alone decides (the nominal fixture restarts it)."""
+    subprocess.run(
+        [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(stack.config.supervisord_config),
+         "stop", "monitor"], capture_output=True, timeout=30, check=True,
+    )
+    yield
+
+
+def register_once(stack: Stack, key: str | None) -> requests.Response:
+    headers = {"Idempotency-Key": key} if key is not None else {}
+    body = {"correo": f"once-{uuid.uuid4().hex[:12]}@example.com", "clave": "Str0ng-Passw0rd!"}
+    return requests.post(
+        stack.config.gateway_url + "/user-commands/users/register", json=body, headers=headers, timeout=10
+    )
+
+
+def test_the_gateway_resends_a_500_to_the_standby_only_for_a_keyed_registration(stack: Stack) -> None:
+    primary_url = stack.config.url(stack.config.registro_primary_port) + "/faults/error-mode"
+    with monitor_stopped(stack):
+        switch_error_mode(primary_url, True, within_s=5)
+        try:
+            keyed = register_once(stack, key=uuid.uuid4().hex)
+            keyless = register_once(stack, key=None)
+        finally:
+            switch_error_mode(primary_url, False, within_s=5)
+
+    assert keyed.status_code == 201, keyed.text
+    assert keyed.headers["X-Served-By"] == BACKUP
+    # Without a key the standby could not tell a resend from a new registration: the 500 stands.
+    assert keyless.status_code == 500, keyless.text
+    assert keyless.json()["type"].endswith("/injected-fault"), "the primary's own 500, passed through"
+
+
+def test_the_gateway_resends_a_keyless_registration_the_primary_never_received(stack: Stack) -> None:
+    with monitor_stopped(stack):
+        stack.supervisor.stop(PRIMARY)
+        try:
+            keyless = register_once(stack, key=None)
+        finally:
+            stack.supervisor.start(PRIMARY)
+
+    assert keyless.status_code == 201, keyless.text
+    assert keyless.headers["X-Served-By"] == BACKUP
 
 
 def test_a_primary_that_crashes_after_each_restart_is_restarted_with_back_off(stack: Stack) -> None:

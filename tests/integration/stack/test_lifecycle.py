@@ -7,12 +7,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sportapp_core.adapters.event_log import read_events
 from sportapp_stack.processes import live_pids
 from sportapp_stack.stack import Stack, StackError
 from tests.conftest import REPO, kill_groups, process_groups, stack_config, work_dir
@@ -21,6 +23,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.stack]
 
 SPORTAPP = str(Path(sys.executable).parent / "sportapp")
 COMMAND_TIMEOUT_S = 120
+
+
+# A stack left idle after `up` must not report any of these (the monitor's events).
+INCIDENTS = {"down", "restart_issued", "failover_started", "failback_started", "start_grace_expired"}
+IDLE_S = 15.0
 
 
 def _sportapp(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +71,11 @@ def test_up_status_down_leave_no_process_behind(unstarted: Stack) -> None:
 
     up = _sportapp("up", var, *_port_options(unstarted))
     assert up.returncode == 0, up.stdout + up.stderr
+    time.sleep(IDLE_S)
     status = _sportapp("status", var, "--json")
+    incidents = [
+        event for event in read_events(unstarted.config.monitor_event_log) if event["event"] in INCIDENTS
+    ]
     document: dict[str, Any] = json.loads(status.stdout)
     groups = {part["pid"] for part in document["parts"]} | {document["supervisord"]["pid"]}
     down = _sportapp("down", var)
@@ -73,6 +84,8 @@ def test_up_status_down_leave_no_process_behind(unstarted: Stack) -> None:
     assert status.returncode == 0
     assert [part["name"] for part in document["parts"]] == unstarted.part_names()
     assert all(part["state"] == "RUNNING" and part["healthy"] for part in document["parts"])
+    # A clean start: the monitor waited for every part to come up once before judging it.
+    assert incidents == []
     assert None not in groups
     assert down.returncode == 0, down.stdout + down.stderr
     assert live_pids(groups) == []

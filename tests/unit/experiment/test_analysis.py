@@ -21,7 +21,14 @@ from tests.unit.experiment.synthetic import (
     steady_run,
 )
 
-CLEAN = {"acknowledged": 300, "lost": 0, "duplicated": 0, "stored_unacknowledged": 0}
+CLEAN = {
+    "acknowledged": 300,
+    "lost": 0,
+    "duplicated": 0,
+    "stored_unacknowledged": 0,
+    "refused_but_stored": 0,
+    "acknowledged_id_mismatch": 0,
+}
 
 
 def _report(records, **kwargs):
@@ -184,7 +191,10 @@ def test_false_failovers_fail_the_hypothesis() -> None:
     report = _report(steady_run(10, 10), events=events, verification=CLEAN)
 
     assert report["false_failovers"] == 1
-    assert hypothesis_holds(report) == ["false_failovers 1 > 0 (failovers without a fault)"]
+    assert hypothesis_holds(report) == [
+        "false_failovers 1 > 0 (failovers without a fault)",
+        "incidents_before_fault 1 > 0 (down, restart or failover during the load before any fault)",
+    ]
 
 
 def test_a_clean_run_holds_the_hypothesis() -> None:
@@ -197,7 +207,7 @@ def test_a_clean_run_holds_the_hypothesis() -> None:
 
 def test_low_availability_lost_and_duplicated_registrations_each_fail_a_check() -> None:
     records = steady_run(10, 10, lambda t: {"status": 503} if t < 1.0 else {})
-    verification = {"acknowledged": 90, "lost": 2, "duplicated": 1, "stored_unacknowledged": 0}
+    verification = {**CLEAN, "acknowledged": 90, "lost": 2, "duplicated": 1}
 
     failed = hypothesis_holds(_report(records, verification=verification))
 
@@ -306,3 +316,62 @@ def test_incidents_before_the_load_refute_the_run_as_a_start_that_was_not_clean(
     assert hypothesis_holds(report) == [
         "startup_incidents 2 > 0 (something failed before the load began: the stack did not start cleanly)"
     ]
+
+
+def test_incidents_during_the_load_before_the_fault_refute_the_run() -> None:
+    events = [
+        event("down", 4.0, target="db", reason="2 misses"),
+        event("up", 4.5, target="db"),
+        *failover_events(),
+    ]
+
+    report = _report(steady_run(30, 10, primary_killed_at_10), events=events, faults=[fault(10.0)])
+
+    assert report["startup_incidents"] == 0
+    assert report["incidents_before_fault"] == 1, "the fault's own down comes after it, not before"
+    assert "incidents_before_fault 1 > 0 (down, restart or failover during the load before any fault)" in (
+        hypothesis_holds(report)
+    )
+
+
+def test_in_a_run_without_a_fault_every_incident_during_the_load_counts() -> None:
+    events = [event("down", 2.0, target="registro-primary", reason="2 misses")]
+
+    report = _report(steady_run(5, 10, lambda t: {}), events=events, verification=CLEAN)
+
+    assert report["incidents_before_fault"] == 1
+
+
+def test_away_runs_from_the_fault_to_the_monitor_s_next_up_of_the_part() -> None:
+    events = [
+        event("up", 5.0, target="db"),  # an up before the fault is not the way back
+        event("down", 10.6, target="db", reason="2 misses"),
+        event("up", 11.8, target="db"),
+        event("up", 30.0, target="db"),
+    ]
+    report = _report(steady_run(30, 10, lambda t: {}), events=events, faults=[fault(10.0, target="db")])
+
+    assert report["away_ms"] == pytest.approx(1800.0)
+    assert report["faults"][0]["away_ms"] == pytest.approx(1800.0)
+
+
+def test_a_part_never_seen_down_was_not_away() -> None:
+    events = [event("up", 11.0, target="db")]
+    report = _report(steady_run(30, 10, lambda t: {}), events=events, faults=[fault(10.0, target="db")])
+
+    assert report["away_ms"] is None
+
+
+@pytest.mark.parametrize(
+    ("count", "check"),
+    [
+        ("refused_but_stored",
+         "registrations_refused_but_stored 7 > 0 (stored although the client was refused (4xx))"),
+        ("acknowledged_id_mismatch",
+         "registrations_id_mismatch 7 > 0 (acknowledged with another user id than the one stored)"),
+    ],
+)
+def test_every_verification_figure_that_reveals_a_wrong_answer_is_checked(count: str, check: str) -> None:
+    report = _report(steady_run(5, 10, lambda t: {}), verification={**CLEAN, count: 7})
+
+    assert hypothesis_holds(report) == [check]

@@ -63,7 +63,14 @@ def test_the_report_states_a_refuted_hypothesis_and_lost_registrations_at_the_to
 
 def test_the_report_of_a_clean_run_says_it_held(tmp_path: Path) -> None:
     records = steady_run(5, 10)
-    verification = {"acknowledged": 50, "lost": 0, "duplicated": 0, "stored_unacknowledged": 0}
+    verification = {
+        "acknowledged": 50,
+        "lost": 0,
+        "duplicated": 0,
+        "stored_unacknowledged": 0,
+        "refused_but_stored": 0,
+        "acknowledged_id_mismatch": 0,
+    }
     report = build_report(records, scenario="baseline", masking=False, verification=verification)
 
     text = write_report_md(report, hypothesis_holds(report), {}, tmp_path / "report.md").read_text()

@@ -37,6 +37,7 @@ def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrati
     db = DbServiceRegistrations(
         ServiceClient(settings.db_service_url, pool_size=settings.max_admitted),
         read_timeout_s=settings.db_timeout_s,
+        resend_until_s=settings.db_resend_until_ms / 1000,
     )
     slots = WorkSlots(settings.hash_concurrency or os.cpu_count() or 1, job_s=FIRST_GUESS_HASH_S)
     hasher = Argon2Hasher(Argon2Parameters.from_env(os.environ), slots)

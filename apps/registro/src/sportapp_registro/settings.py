@@ -24,6 +24,10 @@ class RegistroSettings:
     instance: str = "registro"
     db_service_url: str = "http://127.0.0.1:8101"
     db_timeout_s: float = 6.0
+    # A registration db did not answer (it restarts, say) is sent again until this long after it
+    # arrived: a db restart is masked, and the last try still ends inside the gateway's 3 s read
+    # timeout (db refuses a connection at once while it is down).
+    db_resend_until_ms: int = 2400
     log_level: str = "INFO"
     max_body_bytes: int = 16 * 1024
     # Hashes at once; 0 means one per core.

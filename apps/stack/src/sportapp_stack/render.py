@@ -40,11 +40,13 @@ def worker_user(config: StackConfig) -> str | None:
 
 # What this stack serves of the bound that hashing sets (measured by the capacity ramp: 0.70 to
 # 0.77 on 2 cores), and how much of that the gateway lets into registro at once, in seconds of its
-# throughput: more than a hung instance catches (0.55 s to detect and switch, at half load), less
-# than registro's own admission budget (0.5 s), so that the gateway sheds a flood, cheaply, and
+# throughput. More than registro holds while db restarts (registro resends a registration until db
+# answers: a restart keeps db away 1.5-1.8 s here, so at half load 0.75-0.9 s of throughput waits),
+# and more than a hung instance catches (0.55 s to detect and switch, at half load); less than
+# registro's own admission budget (1.5 s), so that the gateway sheds a flood, cheaply, and
 # registro seldom has to refuse.
 SERVED_SHARE_OF_HASHING = 0.75
-IN_FLIGHT_WINDOW_S = 0.4
+IN_FLIGHT_WINDOW_S = 1.0
 
 
 def gateway_in_flight_bound(parameters: Argon2Parameters, cores: int) -> int:

@@ -8,6 +8,8 @@ clock for every process, so the monitor's instants and the load generator's can 
 Definitions (all times in milliseconds from the fault instant):
 
 - detection: the first ``down`` event of the faulted target at or after the fault;
+- away: from the fault to the monitor's first ``up`` of the faulted target after that ``down``
+  (how long the part did not echo: for db, how long registro had to hold registrations);
 - failover: the first successful registration served by another instance than the faulted one,
   sent at or after the fault, up to the end of its answer (only for a target that served
   registrations before the fault: a registro instance);
@@ -20,7 +22,9 @@ Definitions (all times in milliseconds from the fault instant):
   that fault's recovery, or after the recovery; failures are counted per phase, so that a report
   says at a glance whether they came with the fault or from something else;
 - startup incidents: ``down``, ``restart_issued`` and ``failover_started`` events before the load
-  began (a stack that starts cleanly has none);
+  began (a stack that starts cleanly has none); incidents before the fault: the same events from
+  the load's start to the first fault (to its end in a run without faults), which only load or
+  the harness can explain;
 - false failover: a ``failover_started`` not preceded, within a window (5 s), by a fault injected
   into the instance it fails over from; in a run without faults every failover is false.
 """
@@ -36,7 +40,6 @@ from typing import Any
 from sportapp_stack.experiment.records import GENERATOR_SATURATED, RequestRecord
 
 FALSE_FAILOVER_WINDOW_S = 5.0
-VERIFICATION_KEYS = ("acknowledged", "lost", "duplicated", "stored_unacknowledged")
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:
@@ -120,6 +123,7 @@ def build_report(
         "latency_ok_ms": latency_summary([r.latency_ms for r in sent_registrations if r.ok]),
         "read_latency_ms": latency_summary([r.latency_ms for r in reads if r.was_sent]),
         "detection_ms": first_fault.get("detection_ms"),
+        "away_ms": first_fault.get("away_ms"),
         "failover_ms": first_fault.get("failover_ms"),
         "recovery_ms": first_fault.get("recovery_ms"),
         "service_restored_ms": first_fault.get("service_restored_ms"),
@@ -128,6 +132,8 @@ def build_report(
         "registrations_lost": checked.get("lost"),
         "registrations_duplicated": checked.get("duplicated"),
         "registrations_stored_unacknowledged": checked.get("stored_unacknowledged"),
+        "registrations_refused_but_stored": checked.get("refused_but_stored"),
+        "registrations_id_mismatch": checked.get("acknowledged_id_mismatch"),
         "read_model_lag_ms": {
             "p50": _round(percentile(read_model_lags_ms, 50)),
             "p99": _round(percentile(read_model_lags_ms, 99)),
@@ -138,6 +144,7 @@ def build_report(
             registrations, first_fault.get("t_mono"), recovered_at
         ),
         "startup_incidents": startup_incidents(events, started),
+        "incidents_before_fault": incidents_before_fault(events, started, first_fault.get("t_mono")),
         "failovers": len(failovers),
         "false_failovers": count_false_failovers(events, faults, false_failover_window_s),
         "failbacks": sum(1 for e in events if e.get("event") == "failback_started"),
@@ -181,6 +188,22 @@ def detection_ms(fault: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) 
         if e.get("event") == "down" and e.get("target") == fault["target"] and float(e["t_mono"]) >= at
     ]
     return _ms(min(downs) - at) if downs else None
+
+
+def away_ms(fault: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> float | None:
+    """From the fault to the monitor's first ``up`` of its target after its ``down``; ``None`` if
+    it was never seen down, or never came back."""
+    at = float(fault["t_mono"])
+    detected = detection_ms(fault, events)
+    if detected is None:
+        return None
+    down_at = at + detected / 1000
+    ups = [
+        float(e["t_mono"])
+        for e in events
+        if e.get("event") == "up" and e.get("target") == fault["target"] and float(e["t_mono"]) > down_at
+    ]
+    return _ms(min(ups) - at) if ups else None
 
 
 def failover_ms(fault: Mapping[str, Any], records: Sequence[RequestRecord]) -> float | None:
@@ -279,6 +302,21 @@ def startup_incidents(events: Iterable[Mapping[str, Any]], load_started: float |
     )
 
 
+def incidents_before_fault(
+    events: Iterable[Mapping[str, Any]], load_started: float | None, fault_at: float | None
+) -> int:
+    """Monitor events that say something failed while the load ran before any fault (0 expected)."""
+    if load_started is None:
+        return 0
+    return sum(
+        1
+        for event in events
+        if event.get("event") in STARTUP_INCIDENTS
+        and load_started <= float(event["t_mono"])
+        and (fault_at is None or float(event["t_mono"]) < float(fault_at))
+    )
+
+
 def count_false_failovers(
     events: Sequence[Mapping[str, Any]],
     faults: Sequence[Mapping[str, Any]],
@@ -307,8 +345,11 @@ class Expectations:
     max_lost: int | None = 0
     max_duplicated: int | None = 0
     max_stored_unacknowledged: int | None = None
+    max_refused_but_stored: int | None = 0
+    max_id_mismatch: int | None = 0
     max_false_failovers: int | None = 0
     max_startup_incidents: int | None = 0
+    max_incidents_before_fault: int | None = 0
     max_generator_saturated: int | None = 0
     max_detection_ms: float | None = None
     max_failover_ms: float | None = None
@@ -359,10 +400,17 @@ def hypothesis_holds(
             "one registration stored more than once")
     at_most("registrations_stored_unacknowledged", report.get("registrations_stored_unacknowledged"),
             expect.max_stored_unacknowledged, "stored although the client saw a failure")
+    at_most("registrations_refused_but_stored", report.get("registrations_refused_but_stored"),
+            expect.max_refused_but_stored, "stored although the client was refused (4xx)")
+    at_most("registrations_id_mismatch", report.get("registrations_id_mismatch"), expect.max_id_mismatch,
+            "acknowledged with another user id than the one stored")
     at_most("false_failovers", report.get("false_failovers"), expect.max_false_failovers,
             "failovers without a fault")
     at_most("startup_incidents", report.get("startup_incidents"), expect.max_startup_incidents,
             "something failed before the load began: the stack did not start cleanly")
+    at_most("incidents_before_fault", report.get("incidents_before_fault"),
+            expect.max_incidents_before_fault,
+            "down, restart or failover during the load before any fault")
     at_most("generator_saturated", report.get("generator_saturated"), expect.max_generator_saturated,
             "the load generator could not keep its schedule: the run is not evidence")
     at_most("latency_ms.p99", (report.get("latency_ms") or {}).get("p99"), expect.max_p99_ms,
@@ -389,6 +437,7 @@ def _fault_report(
         "t_mono": float(fault["t_mono"]),
         "t_unix": fault.get("t_unix"),
         "detection_ms": detection_ms(fault, events),
+        "away_ms": away_ms(fault, events),
         "failover_ms": failover_ms(fault, records),
         "recovery_ms": recovery_ms(fault, records, events, until),
         "service_restored_ms": service_restored_ms(fault, records, until),

@@ -1,4 +1,5 @@
-"""The id of the request being served, for logs and for the calls it makes to other services."""
+"""The request being served: its id (for logs and for the calls it makes to other services) and
+when it arrived (for the deadline of the calls it makes)."""
 
 from __future__ import annotations
 
@@ -6,4 +7,9 @@ import contextvars
 
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "sportapp_request_id", default=None
+)
+
+# time.monotonic() when the request arrived; None outside a request.
+current_request_arrived: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sportapp_request_arrived", default=None
 )

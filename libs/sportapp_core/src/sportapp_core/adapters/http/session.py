@@ -22,12 +22,20 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+REFUSED = "refused"
+
+
 class ServiceUnreachable(Exception):
     """No answer: the connection was refused or cut, or the answer did not come in time."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+    @property
+    def never_sent(self) -> bool:
+        """True when no connection was made, so the service cannot have seen the request."""
+        return self.reason == REFUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +168,11 @@ class ServiceStream:
 
 
 def _reason(error: BaseException) -> str:
-    # NewConnectionError (refused, unreachable) subclasses urllib3's TimeoutError: test it first.
-    if isinstance(
-        error,
-        urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProtocolError | ConnectionError,
-    ):
+    # No connection was made: refused, unreachable, or not accepted within the connect timeout.
+    # NewConnectionError subclasses ConnectTimeoutError (and urllib3's TimeoutError): test it first.
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
+        return REFUSED
+    if isinstance(error, urllib3.exceptions.ProtocolError | ConnectionError):
         return "connection"
     if isinstance(error, urllib3.exceptions.TimeoutError | TimeoutError):
         return "timeout"

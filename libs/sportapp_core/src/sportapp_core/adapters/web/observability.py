@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 from pythonjsonlogger.json import JsonFormatter
 
-from sportapp_core.adapters.request_context import current_request_id
+from sportapp_core.adapters.request_context import current_request_arrived, current_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SERVED_BY_HEADER = "X-Served-By"
@@ -179,6 +179,7 @@ class RequestTelemetry:
         incoming = environ.get(_REQUEST_ID_ENVIRON, "")
         request_id = incoming if _REQUEST_ID_SHAPE.match(incoming) else uuid.uuid4().hex
         token = current_request_id.set(request_id)
+        arrived = current_request_arrived.set(time.monotonic())
         started = time.perf_counter()
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -191,6 +192,7 @@ class RequestTelemetry:
             return self._app(environ, start)
         finally:
             current_request_id.reset(token)
+            current_request_arrived.reset(arrived)
 
     def _served(self, environ: dict[str, Any], status: int, elapsed_s: float) -> None:
         # Flask's request for this environ is still there while the answer starts: its URL rule,
