@@ -17,7 +17,7 @@ from sportapp_core.adapters.nginx import Instance, NginxConfigError, UpstreamRou
 from sportapp_core.health import FailoverPolicy
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import ProbeResult
-from sportapp_monitor.watch import Monitor
+from sportapp_monitor.watch import Monitor, SwitchNotSeenLive
 
 PRIMARY, BACKUP = "registro-primary", "registro-backup"
 INSTANCES = {PRIMARY: Instance(PRIMARY, "127.0.0.1:1"), BACKUP: Instance(BACKUP, "127.0.0.1:2")}
@@ -47,6 +47,7 @@ class FakeGateway:
         self.route = UpstreamRoute(7, INSTANCES[active], INSTANCES[standby], masking=True)
         self.switches: list[str] = []
         self.refuse = False
+        self.never_live = False
 
     def adopt(self, default_active: str, default_standby: str) -> UpstreamRoute:
         return self.route
@@ -57,6 +58,8 @@ class FakeGateway:
         standby = current.active if current.active.name != to else current.standby
         self.route = UpstreamRoute(current.generation + 1, INSTANCES[to], standby, True)
         self.switches.append(to)
+        if self.never_live:
+            raise SwitchNotSeenLive(self.route)
         return self.route
 
 
@@ -182,6 +185,18 @@ def test_a_refused_configuration_keeps_the_route_and_raises_an_alert(harness: Ha
     assert harness.monitor.snapshot()["active"] == PRIMARY
     harness.gateway.refuse = False
     eventually(lambda: harness.monitor.snapshot()["active"] == BACKUP)
+
+
+def test_a_switch_never_seen_live_is_not_claimed_done(harness: Harness) -> None:
+    eventually(lambda: _both_up(harness))
+    harness.gateway.never_live = True
+
+    harness.targets[PRIMARY].alive = False
+    eventually(lambda: "failover_unconfirmed" in harness.events())
+
+    assert "failover_done" not in harness.events()
+    # The upstream file names the backup now: the monitor goes on from the route written.
+    assert harness.monitor.snapshot()["active"] == BACKUP
 
 
 def test_a_restarted_monitor_adopts_the_route_it_finds(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from sportapp_core.adapters.nginx import (
     read_route,
     render_upstream,
 )
+from sportapp_monitor.watch import SwitchNotSeenLive
 
 GENERATION_HEADER = "X-Upstream-Generation"
 
@@ -71,6 +72,9 @@ class UpstreamSwitch:
     def switch(self, current: UpstreamRoute, to: str) -> UpstreamRoute:
         """Route to ``to`` (the other instance becomes the standby) and wait until NGINX serves it.
 
+        Raises :class:`SwitchNotSeenLive` when no answer through the gateway carries the new
+        generation within the confirmation timeout.
+
         Raises :class:`~sportapp_core.adapters.nginx.NginxConfigError` if NGINX refuses the new
         file; the old file then stays in place and NGINX keeps its running configuration.
         """
@@ -88,13 +92,13 @@ class UpstreamSwitch:
                 active=to,
                 after_reload_ms=round((time.monotonic() - signalled) * 1000, 1),
             )
-        else:
-            self._events.record(
-                "alert",
-                message=f"generation {route.generation} not seen live within "
-                f"{self._confirm_timeout_s} s of the reload",
-            )
-        return route
+            return route
+        self._events.record(
+            "alert",
+            message=f"generation {route.generation} not seen live within "
+            f"{self._confirm_timeout_s} s of the reload",
+        )
+        raise SwitchNotSeenLive(route)
 
     def _wait_live(self, generation: int) -> bool:
         # `nginx -s reload` (SIGHUP) returns before new workers serve: the switch is done only

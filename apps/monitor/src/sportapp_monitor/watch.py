@@ -36,6 +36,15 @@ class Probe(Protocol):
         ...
 
 
+class SwitchNotSeenLive(Exception):
+    """The new route is written and NGINX was told to reload, but no answer through the gateway
+    carried its generation in time: whether the gateway serves it is not known."""
+
+    def __init__(self, route: UpstreamRoute) -> None:
+        super().__init__(f"generation {route.generation} not seen live")
+        self.route = route
+
+
 class Switch(Protocol):
     """Changes where the gateway routes (see :class:`~sportapp_monitor.upstream.UpstreamSwitch`)."""
 
@@ -44,7 +53,8 @@ class Switch(Protocol):
         ...
 
     def switch(self, current: UpstreamRoute, to: str) -> UpstreamRoute:
-        """Route to ``to`` and return the new, live route."""
+        """Route to ``to`` and return the new, live route; :class:`SwitchNotSeenLive` when it was
+        written but never seen served."""
         ...
 
 
@@ -290,6 +300,19 @@ class Monitor:
         )
         try:
             route = self._switch.switch(current, decision.route_to)
+        except SwitchNotSeenLive as unconfirmed:
+            # The upstream file names the new route and NGINX was told to reload: go on from it,
+            # but say that the switch was not seen done instead of claiming it.
+            self._metrics.reloads.inc()
+            with self._lock:
+                self.route = unconfirmed.route
+                self.switching = False
+            self._show_route(unconfirmed.route)
+            self._events.record(
+                f"{kind}_unconfirmed", active=unconfirmed.route.active.name,
+                generation=unconfirmed.route.generation,
+            )
+            return
         except NginxConfigError as error:
             self._events.record(
                 "alert", message="nginx -t refused the new upstream; the old one stays",
