@@ -36,6 +36,10 @@ class InjectedFault:
         return asdict(self)
 
 
+class FaultNotInjected(RuntimeError):
+    """The fault could not be injected (no process to signal): the run is not evidence of it."""
+
+
 class FaultInjector:
     """Injects faults into the parts of a running stack."""
 
@@ -49,10 +53,13 @@ class FaultInjector:
     def signal_group(self, name: str, part: str, signum: signal.Signals) -> InjectedFault:
         """Send ``signum`` to ``part``'s whole process group (gunicorn's master and workers)."""
         pid = self.pid(part)
+        if not pid:
+            raise FaultNotInjected(f"{name}: {part} has no process to send {signum.name} to")
         fault = _now(name, part, f"{signum.name} to process group {pid}")
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signum)
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            raise FaultNotInjected(f"{name}: process group {pid} of {part} is gone") from None
         return fault
 
     def kill(self, part: str) -> InjectedFault:
@@ -175,6 +182,7 @@ def _kill_primary_again(injector: FaultInjector, run: ScenarioRun) -> None:
             run.faults.append(injector.kill(PRIMARY))
             return
         time.sleep(0.05)
+    raise FaultNotInjected("kill-primary-again: no restarted primary to kill within 15 s")
 
 
 SCENARIOS: dict[str, Scenario] = {
