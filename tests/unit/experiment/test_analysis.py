@@ -28,6 +28,7 @@ CLEAN = {
     "stored_unacknowledged": 0,
     "refused_but_stored": 0,
     "acknowledged_id_mismatch": 0,
+    "acknowledged_unverifiable": 0,
 }
 
 
@@ -369,6 +370,8 @@ def test_a_part_never_seen_down_was_not_away() -> None:
          "registrations_refused_but_stored 7 > 0 (stored although the client was refused (4xx))"),
         ("acknowledged_id_mismatch",
          "registrations_id_mismatch 7 > 0 (acknowledged with another user id than the one stored)"),
+        ("acknowledged_unverifiable",
+         "registrations_unverifiable 7 > 0 (acknowledged without a recorded address to look up)"),
     ],
 )
 def test_every_verification_figure_that_reveals_a_wrong_answer_is_checked(count: str, check: str) -> None:

@@ -70,6 +70,7 @@ def test_the_report_of_a_clean_run_says_it_held(tmp_path: Path) -> None:
         "stored_unacknowledged": 0,
         "refused_but_stored": 0,
         "acknowledged_id_mismatch": 0,
+        "acknowledged_unverifiable": 0,
     }
     report = build_report(records, scenario="baseline", masking=False, verification=verification)
 

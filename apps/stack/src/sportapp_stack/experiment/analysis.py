@@ -134,6 +134,7 @@ def build_report(
         "registrations_stored_unacknowledged": checked.get("stored_unacknowledged"),
         "registrations_refused_but_stored": checked.get("refused_but_stored"),
         "registrations_id_mismatch": checked.get("acknowledged_id_mismatch"),
+        "registrations_unverifiable": checked.get("acknowledged_unverifiable"),
         "read_model_lag_ms": {
             "p50": _round(percentile(read_model_lags_ms, 50)),
             "p99": _round(percentile(read_model_lags_ms, 99)),
@@ -347,6 +348,7 @@ class Expectations:
     max_stored_unacknowledged: int | None = None
     max_refused_but_stored: int | None = 0
     max_id_mismatch: int | None = 0
+    max_unverifiable: int | None = 0
     max_false_failovers: int | None = 0
     max_startup_incidents: int | None = 0
     max_incidents_before_fault: int | None = 0
@@ -404,6 +406,8 @@ def hypothesis_holds(
             expect.max_refused_but_stored, "stored although the client was refused (4xx)")
     at_most("registrations_id_mismatch", report.get("registrations_id_mismatch"), expect.max_id_mismatch,
             "acknowledged with another user id than the one stored")
+    at_most("registrations_unverifiable", report.get("registrations_unverifiable"),
+            expect.max_unverifiable, "acknowledged without a recorded address to look up")
     at_most("false_failovers", report.get("false_failovers"), expect.max_false_failovers,
             "failovers without a fault")
     at_most("startup_incidents", report.get("startup_incidents"), expect.max_startup_incidents,

@@ -39,6 +39,7 @@ EXPECTATION_NAMES = {
     "stored_unacknowledged": "max_stored_unacknowledged",
     "refused_but_stored": "max_refused_but_stored",
     "id_mismatch": "max_id_mismatch",
+    "unverifiable": "max_unverifiable",
     "false_failovers": "max_false_failovers",
     "startup_incidents": "max_startup_incidents",
     "incidents_before_fault": "max_incidents_before_fault",

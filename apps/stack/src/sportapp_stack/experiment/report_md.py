@@ -28,6 +28,7 @@ FIGURE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("registrations stored but not acknowledged", "registrations_stored_unacknowledged", ""),
     ("registrations stored although refused (4xx)", "registrations_refused_but_stored", ""),
     ("registrations acknowledged with another id than stored", "registrations_id_mismatch", ""),
+    ("registrations acknowledged without an address to verify", "registrations_unverifiable", ""),
     ("failovers", "failovers", ""),
     ("false failovers", "false_failovers", ""),
     ("incidents before the load (down, restart, failover)", "startup_incidents", ""),

@@ -34,6 +34,9 @@ class Verification:
     refused_but_stored: int
     stored_unacknowledged: int
     acknowledged_id_mismatch: int
+    # Acknowledged registrations whose address the load did not record (a JTL without the saved
+    # variables): nothing can say whether they were stored, so they are counted, not assumed safe.
+    acknowledged_unverifiable: int
     read_model_caught_up: bool
     read_model_lags_ms: list[float] = field(default_factory=list)
     lost_examples: list[str] = field(default_factory=list)
@@ -59,6 +62,9 @@ def verify_registrations(
     (consulta is eventually consistent: only what it still lacks after that counts as lost).
     """
     acknowledged: dict[str, RequestRecord] = {}
+    unverifiable = sum(
+        1 for r in records if r.kind == "register" and r.ok and r.email is None and not r.invalid_email
+    )
     refused: set[str] = set()
     attempted: set[str] = set()
     for record in records:
@@ -115,6 +121,7 @@ def verify_registrations(
             1 for email in store_counts if email not in acknowledged and email not in refused
         ),
         acknowledged_id_mismatch=mismatched,
+        acknowledged_unverifiable=unverifiable,
         read_model_caught_up=caught_up,
         read_model_lags_ms=[lag for email, lag in projected if email in acknowledged],
         lost_examples=sorted(set(lost_write) | set(lost_read))[:10],
