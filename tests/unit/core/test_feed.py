@@ -140,6 +140,7 @@ class TimerSignal:
     def __init__(self, timer: FakeTimer) -> None:
         self.timer = timer
         self.generation = 0
+        self.closed = False
         self.waits: list[float] = []
 
     def notify(self) -> None:
@@ -178,6 +179,8 @@ def test_an_event_committed_between_the_read_and_the_wait_is_not_missed(
         @property
         def generation(self) -> int:
             return signal.generation
+
+        closed = False
 
         def wait(self, since: int, timeout_s: float) -> None:
             if not uow_factory.state.events:
@@ -233,6 +236,33 @@ def test_a_follower_gets_the_head_at_once_then_each_event_as_it_commits(
     assert [event.payload["email"] for event in second.events] == ["bea@example.com"]
     assert second.head == 2
     assert timer.monotonic() - started < 1.0
+
+
+def test_closing_the_signal_ends_a_waiting_follower_s_stream_at_once(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory
+) -> None:
+    # As db's worker does when it is told to stop: a follower must not hold the stop until its
+    # next heartbeat, nor until its stream's lifetime.
+    new_events = NewEvents()
+    register(store, "ana")
+    batches = follow_feed(
+        uow_factory.feed, after=1, limit=10, heartbeat_s=30.0, lasts_s=300.0, signal=new_events
+    )
+    assert list(next(batches).events) == []
+    ended = threading.Event()
+
+    def follow_to_the_end() -> None:
+        for _ in batches:
+            pass
+        ended.set()
+
+    follower = threading.Thread(target=follow_to_the_end, daemon=True)
+    follower.start()
+    time.sleep(0.05)  # let it wait on the signal
+    new_events.close()
+
+    assert ended.wait(5.0), "the stream did not end when the signal closed"
+    assert new_events.closed
 
 
 def test_a_quiet_feed_sends_a_heartbeat_and_a_follower_resumes_after_what_it_was_sent(

@@ -30,6 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None, services: Services | Non
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # For the gunicorn hook that ends the event streams when the worker is told to stop.
+    app.extensions["sportapp_db.services"] = services
     install_problem_handlers(app)
     install_observability(app, settings.instance, HttpMetrics())
     install_probes(app, settings.instance, {"store": services.check_store})

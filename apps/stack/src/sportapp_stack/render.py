@@ -6,7 +6,6 @@ import grp
 import math
 import os
 import shlex
-import statistics
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -40,26 +39,31 @@ def worker_user(config: StackConfig) -> str | None:
 
 # What this stack serves of the bound that hashing sets (measured by the capacity ramp: 0.70 to
 # 0.77 on 2 cores), and how much of that the gateway lets into registro at once, in seconds of its
-# throughput. More than registro holds while db restarts (registro resends a registration until db
-# answers: a restart keeps db away 1.5-1.8 s here, so at half load 0.75-0.9 s of throughput waits),
-# and more than a hung instance catches (0.55 s to detect and switch, at half load); less than
-# registro's own admission budget (1.5 s), so that the gateway sheds a flood, cheaply, and
-# registro seldom has to refuse.
+# throughput: more than a hung instance catches (0.55 s to detect and switch, at half load), less
+# than registro's own admission budget (1.5 s), so that the gateway sheds a flood, cheaply, and
+# registro seldom has to refuse. Measured under a flood (bench overload, 2 cores): at 0.4 s the
+# gateway refused nearly all of it and goodput stayed at capacity; at 1 s registro refused most of
+# it itself and goodput fell to 0.82 (0.87 with a 2 s budget, admitted p99 2.7 s). A db restart
+# under half load keeps db away about 2 s here, longer than this window: the registrations beyond
+# the bound meanwhile are refused by the gateway (503, Retry-After), the rest wait for db.
 SERVED_SHARE_OF_HASHING = 0.75
-IN_FLIGHT_WINDOW_S = 1.0
+IN_FLIGHT_WINDOW_S = 0.4
 
 
 def gateway_in_flight_bound(parameters: Argon2Parameters, cores: int) -> int:
     """Registrations the gateway lets into registro at once on this machine: what registro serves
-    in IN_FLIGHT_WINDOW_S, from a hash timed here with its parameters; two per core at least."""
+    in IN_FLIGHT_WINDOW_S, from hashes timed here with its parameters; two per core at least."""
     hasher = Argon2Hasher(parameters, WorkSlots(1, job_s=1.0))  # its first hash warms it up
     password = Password("a password to time one hash with")
     lengths = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.perf_counter()
         hasher.hash(password)
         lengths.append(time.perf_counter() - started)
-    hash_s = statistics.median(lengths)
+    # The least of them: what a hash costs this machine. Timed while other processes start (or a
+    # previous stack stops) a hash takes up to twice as long, and the median made the bound
+    # vary from one `up` to the next by as much (33 to 83 at the same window, measured).
+    hash_s = min(lengths)
     served_per_s = SERVED_SHARE_OF_HASHING * cores / hash_s
     return max(2 * cores, math.ceil(IN_FLIGHT_WINDOW_S * served_per_s))
 

@@ -36,6 +36,11 @@ class EventSignal(Protocol):
         """Return once :attr:`generation` differs from ``since``, or after ``timeout_s``."""
         ...
 
+    @property
+    def closed(self) -> bool:
+        """True once the process stops: readers stop waiting, followers end their streams."""
+        ...
+
 
 class NewEvents:
     """An :class:`EventSignal` between the threads of one process (a writer notifies, readers wait).
@@ -47,6 +52,7 @@ class NewEvents:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._generation = 0
+        self._closed = False
 
     @property
     def generation(self) -> int:
@@ -62,7 +68,20 @@ class NewEvents:
     def wait(self, since: int, timeout_s: float) -> None:
         """Return once the generation is no longer ``since``, or after ``timeout_s``."""
         with self._changed:
-            self._changed.wait_for(lambda: self._generation != since, timeout_s)
+            self._changed.wait_for(lambda: self._generation != since or self._closed, timeout_s)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """The process stops: wake every waiting reader, and keep them from waiting again, so that
+        a follower's stream ends at once instead of holding the process's stop."""
+        with self._changed:
+            self._closed = True
+            self._generation += 1
+            self._changed.notify_all()
 
 
 def read_feed(
@@ -88,7 +107,7 @@ def read_feed(
         # Fewer events than asked for: the last of them was the newest when they were read.
         head = events[-1].position if 0 < len(events) < limit else feed.head()
         remaining = deadline - monotonic()
-        if events or remaining <= 0:
+        if events or remaining <= 0 or (signal is not None and signal.closed):
             return FeedBatch(events=events, head=head)
         if signal is not None:
             signal.wait(seen, min(SIGNALLED_POLL_INTERVAL_S, remaining))
@@ -126,6 +145,6 @@ def follow_feed(
         if batch.events:
             position = batch.events[-1].position
         remaining = ends - monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or (signal is not None and signal.closed):
             return
         wait_s = min(heartbeat_s, remaining)
