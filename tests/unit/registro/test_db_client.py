@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ def recorded(replayed: bool = False) -> ServiceResponse:
             "email": "ana@example.com",
             "email_canonical": "ana@example.com",
             "password_hash": HASH,
-            "created_at": datetime(2026, 1, 1, tzinfo=UTC).isoformat(),
+            "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat(),
         },
         "replayed": replayed,
     }
