@@ -7,10 +7,12 @@ import time
 
 import pytest
 
+from sportapp_core.services.feed import FeedBatch
 from sportapp_core.services.projection import (
     Backoff,
     ProjectionNotReady,
     ProjectionSettings,
+    ProjectionStuck,
     Projector,
     projection_report,
 )
@@ -297,3 +299,60 @@ def test_a_round_after_one_that_stored_nothing_reads_the_position_a_peer_may_hav
     assert runner.run_once() == 0, "starting from its own position 1, it loses the race"
     assert runner.run_once() == 1, "then it reads the position back and goes on from 2"
     assert sorted(model.applied.values()) == [1, 1, 1]
+
+
+class GappedFeed:
+    """A transport that knows of newer events but cannot hand them over (a gap in a stream)."""
+
+    def __init__(self, feed: FakeFeed) -> None:
+        self.feed = feed
+
+    def read(self, *, after: int, limit: int, wait_s: float) -> FeedBatch:
+        return FeedBatch(events=[], head=len(self.feed.events))
+
+
+def test_a_projection_that_knows_of_events_it_cannot_apply_is_reported_stuck_after_a_while(
+    feed: FakeFeed, model: FakeReadModel
+) -> None:
+    feed.register("ana@example.com")
+    projector(model, feed).run_once()  # a healthy peer brings the read model to position 1
+    gapped = Projector(model, GappedFeed(feed), feed.clock, settings=ProjectionSettings(wait_s=0.0))
+    gapped.run_once()  # position 1 of head 1: up to date, ready
+    feed.register("bea@example.com")
+    gapped.run_once()  # head 2, and nothing it can apply
+
+    feed.clock.advance(29)
+    gapped.run_once()
+    report = projection_report(model.position("users"), gapped.status, now=feed.clock.now(), stuck_after_s=30)
+    assert report["lag_events"] == 1, "behind, but not for long yet"
+
+    feed.clock.advance(2)
+    gapped.run_once()
+    with pytest.raises(ProjectionStuck, match="position 1, head 2: nothing applied for 31 s"):
+        projection_report(model.position("users"), gapped.status, now=feed.clock.now(), stuck_after_s=30)
+
+
+def test_a_caught_up_projection_on_a_quiet_feed_is_never_stuck(feed: FakeFeed, model: FakeReadModel) -> None:
+    feed.register("ana@example.com")
+    runner = projector(model, feed)
+    runner.run_once()
+
+    feed.clock.advance(3600)
+    runner.run_once()  # nothing new: an hour of quiet is not a stuck projection
+
+    report = projection_report(model.position("users"), runner.status, now=feed.clock.now(), stuck_after_s=30)
+    assert report["lag_events"] == 0
+
+
+def test_a_caught_up_projection_whose_feed_is_down_is_not_stuck(feed: FakeFeed, model: FakeReadModel) -> None:
+    feed.register("ana@example.com")
+    runner = projector(model, feed)
+    runner.run_once()
+    feed.down = True
+    feed.clock.advance(3600)
+    with pytest.raises(Exception, match="db"):
+        runner.run_once()
+
+    # Stale reads stay served: it holds every event it knew of.
+    report = projection_report(model.position("users"), runner.status, now=feed.clock.now(), stuck_after_s=30)
+    assert report["feed"] == "down"

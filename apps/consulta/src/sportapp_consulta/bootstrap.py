@@ -44,6 +44,9 @@ class Services:
     views: ReadModelViews
     projector: Projector | None
     metrics_registry: CollectorRegistry
+    clock: Clock
+    # A projection that knows of newer events and has not moved for this long is reported stuck.
+    stuck_after_s: float
     # Every engine opened here (on SQLite, the views read through a second pool).
     engines: tuple[Engine, ...]
 
@@ -55,7 +58,12 @@ class Services:
     def check_projection(self) -> Mapping[str, object]:
         """Health check: how far the projection got; fails until it has caught up once."""
         status = self.projector.status if self.projector is not None else None
-        return projection_report(self.read_model.position(USERS_PROJECTION), status)
+        return projection_report(
+            self.read_model.position(USERS_PROJECTION),
+            status,
+            now=self.clock.now(),
+            stuck_after_s=self.stuck_after_s,
+        )
 
     def close(self) -> None:
         """Close every pooled connection (a worker exits without it; tests and tools call it)."""
@@ -90,12 +98,13 @@ def bootstrap(
     with read_store_errors():
         upgrade_schema(engine, READ_STORE_SCHEMA)
     read_model = SqlAlchemyReadModel(engine)
+    clock = clock or SystemClock()
     projector = None
     if settings.projector:
         projector = Projector(
             read_model,
             source or event_source(settings),
-            clock or SystemClock(),
+            clock,
             settings=ProjectionSettings(
                 batch_size=settings.projection_batch_size, wait_s=settings.projection_wait_s
             ),
@@ -108,5 +117,7 @@ def bootstrap(
         views=ReadModelViews(engine, views_engine),
         projector=projector,
         metrics_registry=registry,
+        clock=clock,
+        stuck_after_s=settings.projection_stuck_after_s,
         engines=(engine,) if views_engine is engine else (engine, views_engine),
     )

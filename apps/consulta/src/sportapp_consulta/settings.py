@@ -24,6 +24,9 @@ class ConsultaSettings:
     # allows 0.1 to 30 s), and one silent for longer by 5 s means db is gone. With Redis, how long
     # a read blocks.
     projection_wait_s: float = 5.0
+    # /health answers 503 (ProjectionStuck) when the projection knows of events beyond its
+    # position and has applied none for this long: a bug or a gap it cannot cross, not a slow feed.
+    projection_stuck_after_s: float = 30.0
     # Where the projector reads events: "http" (db's event stream) or "redis" (a stream that
     # db's relay publishes the outbox to, read through a consumer group shared by every process).
     event_transport: str = "http"

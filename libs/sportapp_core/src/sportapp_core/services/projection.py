@@ -94,6 +94,10 @@ class ProjectionStatus:
     caught_up: bool = False
     races_lost: int = 0
     last_error: str | None = None
+    # When the read model last moved forward, or was found holding every event known: a projection
+    # that knows of newer events and has not moved since long is stuck (a bug, a gap it cannot
+    # cross), which its health must say rather than keep answering ready on old views.
+    progressed_at: datetime | None = None
 
     @property
     def lag_events(self) -> int | None:
@@ -165,6 +169,10 @@ class ProjectionNotReady(Exception):
     """The projector has not caught up with the feed since it started: its views may be far behind."""
 
 
+class ProjectionStuck(ProjectionNotReady):
+    """The projection knows of events it has not applied, and has not moved for too long."""
+
+
 class Projector:
     """Projects the event feed into a read model, exactly once, alongside any number of peers."""
 
@@ -210,8 +218,14 @@ class Projector:
         # a follower of a stream may not hear from the feed again until its next event or heartbeat.
         known_head = self._status.head
         caught_up = self._status.caught_up or (known_head is not None and stored.position >= known_head)
+        moved = stored.position > self._status.position or (
+            known_head is not None and stored.position >= known_head
+        )
         self._publish(
-            replace(self._status, position=stored.position, lag_ms=stored.lag_ms, caught_up=caught_up)
+            replace(
+                self._status, position=stored.position, lag_ms=stored.lag_ms, caught_up=caught_up,
+                progressed_at=self._clock.now() if moved else self._status.progressed_at,
+            )
         )
         try:
             batch = self._source.read(
@@ -226,7 +240,13 @@ class Projector:
         if not events:
             # Nothing to apply is not always caught up: a transport that hands over only a
             # gap-free run (Redis Streams) may know of newer events it cannot apply yet.
-            self._publish(replace(answered, caught_up=answered.caught_up or head <= stored.position))
+            up_to_date = head <= stored.position
+            self._publish(
+                replace(
+                    answered, caught_up=answered.caught_up or up_to_date,
+                    progressed_at=self._clock.now() if up_to_date else answered.progressed_at,
+                )
+            )
             return 0
         outcome = self._apply(stored.position, events)
         if outcome is None:
@@ -239,7 +259,12 @@ class Projector:
         self._stored = StoredPosition(position=position, updated_at=projected_at, lag_ms=lag_ms)
         head = max(head, position)
         caught_up = answered.caught_up or position >= head
-        self._publish(replace(answered, position=position, head=head, lag_ms=lag_ms, caught_up=caught_up))
+        self._publish(
+            replace(
+                answered, position=position, head=head, lag_ms=lag_ms, caught_up=caught_up,
+                progressed_at=projected_at,
+            )
+        )
         return applied
 
     def _apply(
@@ -294,8 +319,16 @@ class Projector:
         self._observer.status_changed(self._status)
 
 
-def projection_report(stored: StoredPosition, status: ProjectionStatus | None) -> dict[str, object]:
-    """The projection's health details; raise :class:`ProjectionNotReady` until it caught up once.
+def projection_report(
+    stored: StoredPosition,
+    status: ProjectionStatus | None,
+    *,
+    now: datetime | None = None,
+    stuck_after_s: float | None = None,
+) -> dict[str, object]:
+    """The projection's health details; raise :class:`ProjectionNotReady` until it caught up once,
+    and :class:`ProjectionStuck` when, at ``now``, it has known of events beyond its position and
+    not moved for more than ``stuck_after_s``.
 
     ``status`` is None when this process runs no projector (another one feeds the read model).
     """
@@ -319,4 +352,11 @@ def projection_report(stored: StoredPosition, status: ProjectionStatus | None) -
     )
     if not status.caught_up:
         raise ProjectionNotReady("the projection has not caught up with the feed since it started")
+    behind = 0 if head is None else head - stored.position
+    if behind > 0 and now is not None and stuck_after_s is not None and status.progressed_at is not None:
+        still_s = (now - status.progressed_at).total_seconds()
+        if still_s > stuck_after_s:
+            raise ProjectionStuck(
+                f"position {stored.position}, head {head}: nothing applied for {still_s:.0f} s"
+            )
     return report
