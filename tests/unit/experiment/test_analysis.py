@@ -13,6 +13,7 @@ from sportapp_stack.experiment.analysis import (
     percentile,
 )
 from tests.unit.experiment.synthetic import (
+    clean_verification,
     event,
     failover_events,
     fault,
@@ -21,15 +22,7 @@ from tests.unit.experiment.synthetic import (
     steady_run,
 )
 
-CLEAN = {
-    "acknowledged": 300,
-    "lost": 0,
-    "duplicated": 0,
-    "stored_unacknowledged": 0,
-    "refused_but_stored": 0,
-    "acknowledged_id_mismatch": 0,
-    "acknowledged_unverifiable": 0,
-}
+CLEAN = clean_verification(acknowledged=300)
 
 
 def _report(records, **kwargs):

@@ -7,7 +7,14 @@ from pathlib import Path
 from sportapp_stack.experiment.analysis import build_report, hypothesis_holds
 from sportapp_stack.experiment.plots import write_figures
 from sportapp_stack.experiment.report_md import write_report_md
-from tests.unit.experiment.synthetic import failover_events, fault, primary_killed_at_10, record, steady_run
+from tests.unit.experiment.synthetic import (
+    clean_verification,
+    failover_events,
+    fault,
+    primary_killed_at_10,
+    record,
+    steady_run,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -63,15 +70,7 @@ def test_the_report_states_a_refuted_hypothesis_and_lost_registrations_at_the_to
 
 def test_the_report_of_a_clean_run_says_it_held(tmp_path: Path) -> None:
     records = steady_run(5, 10)
-    verification = {
-        "acknowledged": 50,
-        "lost": 0,
-        "duplicated": 0,
-        "stored_unacknowledged": 0,
-        "refused_but_stored": 0,
-        "acknowledged_id_mismatch": 0,
-        "acknowledged_unverifiable": 0,
-    }
+    verification = clean_verification(acknowledged=50)
     report = build_report(records, scenario="baseline", masking=False, verification=verification)
 
     text = write_report_md(report, hypothesis_holds(report), {}, tmp_path / "report.md").read_text()
