@@ -296,11 +296,7 @@ def startup_incidents(events: Iterable[Mapping[str, Any]], load_started: float |
     """Monitor events that say something failed before the load began (0 for a clean start)."""
     if load_started is None:
         return 0
-    return sum(
-        1
-        for event in events
-        if event.get("event") in STARTUP_INCIDENTS and float(event["t_mono"]) < load_started
-    )
+    return _incidents_between(events, -math.inf, load_started)
 
 
 def incidents_before_fault(
@@ -309,12 +305,14 @@ def incidents_before_fault(
     """Monitor events that say something failed while the load ran before any fault (0 expected)."""
     if load_started is None:
         return 0
+    return _incidents_between(events, load_started, math.inf if fault_at is None else float(fault_at))
+
+
+def _incidents_between(events: Iterable[Mapping[str, Any]], since: float, until: float) -> int:
     return sum(
         1
         for event in events
-        if event.get("event") in STARTUP_INCIDENTS
-        and load_started <= float(event["t_mono"])
-        and (fault_at is None or float(event["t_mono"]) < float(fault_at))
+        if event.get("event") in STARTUP_INCIDENTS and since <= float(event["t_mono"]) < until
     )
 
 
