@@ -299,20 +299,11 @@ class Monitor:
             reason=decision.reason,
         )
         try:
-            route = self._switch.switch(current, decision.route_to)
+            route, seen_live = self._switch.switch(current, decision.route_to), True
         except SwitchNotSeenLive as unconfirmed:
             # The upstream file names the new route and NGINX was told to reload: go on from it,
             # but say that the switch was not seen done instead of claiming it.
-            self._metrics.reloads.inc()
-            with self._lock:
-                self.route = unconfirmed.route
-                self.switching = False
-            self._show_route(unconfirmed.route)
-            self._events.record(
-                f"{kind}_unconfirmed", active=unconfirmed.route.active.name,
-                generation=unconfirmed.route.generation,
-            )
-            return
+            route, seen_live = unconfirmed.route, False
         except NginxConfigError as error:
             self._events.record(
                 "alert", message="nginx -t refused the new upstream; the old one stays",
@@ -330,13 +321,15 @@ class Monitor:
             with self._lock:
                 self.switching = False
             return
-        self._metrics.failovers.labels(kind).inc()
+        if seen_live:
+            self._metrics.failovers.labels(kind).inc()
         self._metrics.reloads.inc()
         with self._lock:
             self.route = route
             self.switching = False
         self._show_route(route)
-        self._events.record(f"{kind}_done", active=route.active.name, generation=route.generation)
+        outcome = "done" if seen_live else "unconfirmed"
+        self._events.record(f"{kind}_{outcome}", active=route.active.name, generation=route.generation)
 
     def _schedule_restart(self, name: str) -> None:
         book = self.restarts[name]
