@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, WRITE_STORE_SCHEMA, upgrade_schema
+from sportapp_core.adapters.sqlalchemy.read_model import user_views
+from sportapp_core.adapters.sqlalchemy.tables import users
+from sportapp_stack.experiment.jtl import read_jtl
 from sportapp_stack.experiment.records import RequestRecord
 from sportapp_stack.experiment.verification import verify_registrations
+from tests.unit.experiment.test_jtl import HEADER_WITH_VARIABLES, ROWS_WITH_VARIABLES
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +54,44 @@ def test_an_acknowledged_registration_without_an_address_is_counted_not_assumed_
     assert verification.acknowledged_unverifiable == 2
     assert verification.acknowledged == 1
     assert verification.lost == 1, "the one with an address is looked up, and is not there"
+
+
+def store_user(write_url: str, read_url: str, user_id: int, email: str) -> None:
+    """One user, in the write store and projected into the read model, as a run would leave it."""
+    now = datetime.now(timezone.utc)
+    for url, table, row in (
+        (write_url, users, {"password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}),
+        (read_url, user_views, {"projected_at": now}),
+    ):
+        engine = create_store_engine(url)
+        try:
+            with engine.begin() as connection:
+                values = {"id": user_id, "email": email, "email_canonical": email, "created_at": now}
+                connection.execute(insert(table).values(**values, **row))
+        finally:
+            engine.dispose()
+
+
+def test_registrations_read_from_a_jmeter_jtl_are_looked_up_in_the_stores(tmp_path: Path) -> None:
+    # Three registrations acknowledged in the JTL: the plan's first row (201, id 17), and two copies
+    # of it with other addresses and keys. The stores hold the first under id 17, the third under
+    # another id than its 201 named; the second is nowhere.
+    lost = ROWS_WITH_VARIABLES[0].replace("load-0b5c@", "load-lost@").replace("key-1", "key-8")
+    other_id = ROWS_WITH_VARIABLES[0].replace("load-0b5c@", "load-moved@").replace("key-1", "key-9")
+    jtl = tmp_path / "results.jtl"
+    jtl.write_text("\n".join([HEADER_WITH_VARIABLES, *ROWS_WITH_VARIABLES, lost, other_id]) + "\n")
+    write = empty_store(tmp_path / "write.db", WRITE_STORE_SCHEMA)
+    read = empty_store(tmp_path / "read.db", READ_STORE_SCHEMA)
+    store_user(write, read, 17, "load-0b5c@sportapp-experiment.dev")
+    store_user(write, read, 18, "load-moved@sportapp-experiment.dev")
+
+    verification = verify_registrations(
+        read_jtl(jtl, mono_minus_unix=0.0), store_url=write, read_store_url=read, catch_up_timeout_s=0.0
+    )
+
+    assert verification.acknowledged == 3
+    assert verification.acknowledged_unverifiable == 0
+    assert verification.lost == 1
+    assert verification.lost_examples == ["load-lost@sportapp-experiment.dev"]
+    assert verification.acknowledged_id_mismatch == 1
+    assert verification.duplicated == 0

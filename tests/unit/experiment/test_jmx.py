@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sportapp_stack.experiment.runner import SAVE_PROPERTIES
+from sportapp_stack.experiment.runner import SAVE_PROPERTIES, SAVED_VARIABLES
 
 PLAN = Path(__file__).resolve().parents[3] / "infra" / "jmeter" / "registration.jmx"
 
@@ -57,8 +57,9 @@ def test_registration_posts_a_json_body_with_correo_and_clave(plan: ET.Element) 
     assert body is not None
     assert body.text is not None
 
-    # What JMeter's functions would put in their place for one sample.
-    sample = body.text.replace("${__UUID()}", str(uuid.uuid4()))
+    # What JMeter's functions and the plan's variables would put in their place for one sample.
+    variables = _registration_variables(plan, sampler)
+    sample = body.text.replace("${correo}", variables["correo"].replace("${__UUID()}", str(uuid.uuid4())))
     sample = re.sub(r"\$\{__RandomString\(16,[A-Za-z0-9]+\)\}", "Ab3dEf7hJk9mNp2q", sample)
     payload = json.loads(sample)
 
@@ -79,18 +80,51 @@ def test_registration_sends_json_with_a_fresh_idempotency_key(plan: ET.Element) 
         if header.get("elementType") == "Header"
     }
 
-    assert headers == {"Content-Type": "application/json", "Idempotency-Key": "${__UUID()}"}
+    assert headers == {"Content-Type": "application/json", "Idempotency-Key": "${idempotencyKey}"}
+    assert _registration_variables(plan, sampler)["idempotencyKey"] == "${__UUID()}"
+
+
+def _registration_variables(plan: ET.Element, sampler: ET.Element) -> dict[str, str]:
+    """The User Parameters the plan sets before each registration: name -> JMeter expression."""
+    parameters = _children_tree(plan, sampler).find("UserParameters")
+    assert parameters is not None
+    assert _prop(parameters, "UserParameters.per_iteration") == "true", "a fresh address each time"
+    names = [
+        name.text or ""
+        for name in parameters.findall("./collectionProp[@name='UserParameters.names']/stringProp")
+    ]
+    values = parameters.findall("./collectionProp[@name='UserParameters.thread_values']/collectionProp")
+    assert len(values) == 1, "one set of values, shared by every thread"
+    return dict(zip(names, [v.text or "" for v in values[0].findall("stringProp")], strict=True))
+
+
+def test_every_variable_the_jtl_carries_is_set_by_the_plan(plan: ET.Element) -> None:
+    sampler = _sampler(plan, "/user-commands/users/register")
+    extractors = {
+        _prop(e, "RegexExtractor.refname"): e for e in _children_tree(plan, sampler).findall("RegexExtractor")
+    }
+    set_by_plan = set(_registration_variables(plan, sampler)) | set(extractors)
+
+    assert set(SAVED_VARIABLES) <= set_by_plan
+    user_id = extractors["userId"]
+    assert _prop(user_id, "RegexExtractor.useHeaders") == "false"
+    assert _prop(user_id, "RegexExtractor.default_empty_value") == "true", "no id left from a past sample"
+    found = re.search(_prop(user_id, "RegexExtractor.regex"), json.dumps({"id": 42, "correo": "a@b.co"}))
+    assert found is not None
+    assert found.group(1) == "42"
 
 
 def test_the_served_by_header_is_saved_in_the_variable_the_runner_writes_to_the_jtl(plan: ET.Element) -> None:
     sampler = _sampler(plan, "/user-commands/users/register")
-    extractor = _children_tree(plan, sampler).find("RegexExtractor")
-    assert extractor is not None
+    extractor = next(
+        e for e in _children_tree(plan, sampler).findall("RegexExtractor")
+        if _prop(e, "RegexExtractor.refname") == "servedBy"
+    )
 
     assert _prop(extractor, "RegexExtractor.useHeaders") == "true"
     pattern = _prop(extractor, "RegexExtractor.regex").replace("(?i)", "")
     assert re.search(pattern, "X-Served-By: registro-backup")
-    assert _prop(extractor, "RegexExtractor.refname") == SAVE_PROPERTIES["sample_variables"]
+    assert "servedBy" in SAVE_PROPERTIES["sample_variables"].split(",")
 
 
 def test_reads_get_the_users_list(plan: ET.Element) -> None:

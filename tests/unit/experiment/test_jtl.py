@@ -113,3 +113,39 @@ def test_response_codes_are_classified(
     code: str, message: str, expected: tuple[int | None, str | None]
 ) -> None:
     assert classify_response_code(code, message) == expected
+
+
+# The same columns, with the plan's sample_variables appended as JMeter appends them: one column per
+# variable, named after it, after JMeter's own (runner.SAVED_VARIABLES, in that order).
+HEADER_WITH_VARIABLES = HEADER + ",correo,idempotencyKey,userId,servedBy"
+ROWS_WITH_VARIABLES = [
+    ROWS[0] + ",load-0b5c@sportapp-experiment.dev,5e1f0c2a-key-1,17,registro-primary",
+    ROWS[1] + ",null,null,null,null",  # a read: its thread never set the variables
+    ROWS[2] + ",load-77aa@sportapp-experiment.dev,5e1f0c2a-key-2,,none",  # refused connection
+    ROWS[4] + ",load-9c01@sportapp-experiment.dev,5e1f0c2a-key-3,,registro-backup",  # 503
+]
+
+
+def test_saved_variables_give_each_registration_its_address_key_id_and_instance(tmp_path: Path) -> None:
+    path = _write(tmp_path, "\n".join([HEADER_WITH_VARIABLES, *ROWS_WITH_VARIABLES]) + "\n")
+
+    records = read_jtl(path, mono_minus_unix=0.0)
+
+    assert [r.kind for r in records] == ["register", "read", "register", "register"]
+    assert [r.email for r in records] == [
+        "load-0b5c@sportapp-experiment.dev", None,
+        "load-77aa@sportapp-experiment.dev", "load-9c01@sportapp-experiment.dev",
+    ]
+    assert [r.idempotency_key for r in records] == [
+        "5e1f0c2a-key-1", None, "5e1f0c2a-key-2", "5e1f0c2a-key-3",
+    ]
+    assert [r.user_id for r in records] == ["17", None, None, None]
+    assert [r.served_by for r in records] == ["registro-primary", None, None, "registro-backup"]
+
+
+def test_the_runner_saves_every_variable_this_reader_reads() -> None:
+    from sportapp_stack.experiment import jtl
+    from sportapp_stack.experiment.runner import SAVE_PROPERTIES, SAVED_VARIABLES
+
+    assert SAVE_PROPERTIES["sample_variables"].split(",") == list(SAVED_VARIABLES)
+    assert {jtl.EMAIL_COLUMN, jtl.KEY_COLUMN, jtl.USER_ID_COLUMN, "servedBy"} == set(SAVED_VARIABLES)

@@ -103,7 +103,8 @@ def test_jmeter_5_is_run_headless_with_the_properties_and_its_jtl_is_returned(on
     assert args[:4] == ["-n", "-t", str(plan), "-l"]
     assert jtl == tmp_path / "out" / "results.jtl"
     for expected in ("-Jhost=127.0.0.1", "-Jport=8080", "-Jrate=25", "-Jduration=31",
-                     "-Jjmeter.save.saveservice.print_field_names=true", "-Jsample_variables=servedBy"):
+                     "-Jjmeter.save.saveservice.print_field_names=true",
+                     "-Jsample_variables=correo,idempotencyKey,userId,servedBy"):
         assert expected in args
     assert read_jtl(jtl)[0].served_by == "registro-primary"
 

@@ -13,8 +13,20 @@ is true (the default since JMeter 3). The documented columns this reader uses:
 ``responseMessage`` the reason phrase, or ``Non HTTP response message: <detail>``
 ``success``         ``true`` / ``false`` (not used: the status decides, as for our own records)
 ``URL``             the URL sampled (``jmeter.save.saveservice.url=true``), when present
-``servedBy``        optional: a ``sample_variables`` column holding the ``X-Served-By`` header
 ==================  ======================================================================
+
+``sample_variables`` (JMeter appends them as columns after its own, named after the variables)
+carry what the plan (``infra/jmeter/registration.jmx``) keeps of each registration:
+
+==================  ======================================================================
+``correo``          the address sent: what the verification looks up in the stores
+``idempotencyKey``  the ``Idempotency-Key`` header sent
+``userId``          the ``id`` a 201 answered (checked against the stored user's id)
+``servedBy``        the ``X-Served-By`` header (``none`` when there was none)
+==================  ======================================================================
+
+A JTL without ``correo`` (written by another plan) still reads; its acknowledged registrations are
+then counted as unverifiable, never assumed stored.
 
 Other documented columns (threadName, dataType, failureMessage, bytes, sentBytes, grpThreads,
 allThreads, Latency, IdleTime, Connect, ...) may be present and are ignored. A headerless JTL is
@@ -37,6 +49,11 @@ from sportapp_stack.experiment.records import RequestKind, RequestRecord
 
 REQUIRED_COLUMNS = ("timeStamp", "elapsed", "label", "responseCode")
 SERVED_BY_COLUMNS = ("servedBy", "served_by", "X-Served-By")
+EMAIL_COLUMN = "correo"
+KEY_COLUMN = "idempotencyKey"
+USER_ID_COLUMN = "userId"
+# What JMeter writes for a variable the sample's thread never set (a read, a failed extraction).
+_UNSET = frozenset({"", "null", "none"})
 NON_HTTP_CODE = "Non HTTP response code:"
 
 # Java exceptions (simple names) that mean the answer did not come in time.
@@ -148,8 +165,8 @@ def _record(
             f"(jmeter.save.saveservice.timestamp_format=ms); got {row.get('timeStamp')!r}"
         ) from None
     status, error = classify_response_code(row.get("responseCode") or "", row.get("responseMessage") or "")
-    served_by = (row.get(served_by_column) or "").strip() if served_by_column else ""
     started = started_unix + offset
+    registration = kind == "register"
     return RequestRecord(
         kind=kind,
         scheduled_at=started,
@@ -157,9 +174,18 @@ def _record(
         t_unix=started_unix,
         latency_ms=elapsed_ms,
         status=status,
-        served_by=served_by if served_by and served_by != "none" else None,
+        served_by=_variable(row, served_by_column),
         error=error,
+        email=_variable(row, EMAIL_COLUMN) if registration else None,
+        idempotency_key=_variable(row, KEY_COLUMN) if registration else None,
+        user_id=_variable(row, USER_ID_COLUMN) if registration and status == 201 else None,
     )
+
+
+def _variable(row: dict[str, str], column: str | None) -> str | None:
+    """A saved variable's value, or None where the column is absent or the variable was unset."""
+    value = (row.get(column) or "").strip() if column else ""
+    return None if value.lower() in _UNSET else value
 
 
 def _exception_name(code: str) -> str | None:

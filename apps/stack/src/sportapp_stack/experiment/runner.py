@@ -21,6 +21,8 @@ MIN_MAJOR_VERSION = 5
 VERSION_TIMEOUT_S = 120.0
 # Past the planned duration, how long JMeter may take to start (JVM) and to finish its threads.
 RUN_MARGIN_S = 180.0
+# Variables the plan sets on every registration, saved into the JTL (read back by jtl.read_jtl).
+SAVED_VARIABLES = ("correo", "idempotencyKey", "userId", "servedBy")
 # Written explicitly so a site's jmeter.properties cannot change the JTL that jtl.read_jtl reads.
 SAVE_PROPERTIES: Mapping[str, str] = {
     "jmeter.save.saveservice.output_format": "csv",
@@ -34,7 +36,9 @@ SAVE_PROPERTIES: Mapping[str, str] = {
     "jmeter.save.saveservice.thread_counts": "true",
     "jmeter.save.saveservice.subresults": "false",
     "sampleresult.timestamp.start": "true",
-    "sample_variables": "servedBy",
+    # The registration's address, key and answered id (the verification looks each one up in the
+    # stores) and the instance that served it: columns of the JTL, after JMeter's own.
+    "sample_variables": ",".join(SAVED_VARIABLES),
 }
 INSTALL_HINT = (
     "install Apache JMeter 5.x (the binary distribution, with a Java 8+ runtime) and put its bin/ "
