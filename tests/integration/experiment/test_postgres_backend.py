@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 
 import pytest
 import redis
@@ -12,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from sportapp_stack.backends import postgres_server_url
 from sportapp_stack.experiment.conduct import ExperimentOptions, run_experiment
+from sportapp_stack.stack import StackError
 from tests.conftest import REPO, work_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.stack]
@@ -67,3 +69,31 @@ def test_baseline_on_postgres_with_redis_streams_loses_and_duplicates_nothing(
         assert not client.keys("sportapp:sportapp_*:events")
     finally:
         client.close()
+
+
+def test_a_run_whose_stack_cannot_start_leaves_no_database_behind(
+    postgres_server: str, redis_url: str
+) -> None:
+    before = run_databases()
+    out_dir = work_dir("sportapp-exp-postgres-")
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            with pytest.raises(StackError, match=f"port {busy} \\(gateway\\) is in use"):
+                run_experiment(
+                    ExperimentOptions(
+                        scenario="baseline",
+                        duration_s=2,
+                        rate=5,
+                        out_dir=out_dir,
+                        root=REPO,
+                        backend="postgres",
+                        ports={"gateway_port": busy},
+                    )
+                )
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+    assert run_databases() == before

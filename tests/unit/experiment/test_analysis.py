@@ -365,6 +365,8 @@ def test_a_part_never_seen_down_was_not_away() -> None:
          "registrations_id_mismatch 7 > 0 (acknowledged with another user id than the one stored)"),
         ("acknowledged_unverifiable",
          "registrations_unverifiable 7 > 0 (acknowledged without a recorded address to look up)"),
+        ("stored_unacknowledged",
+         "registrations_stored_unacknowledged 7 > 0 (stored although the client saw a failure)"),
     ],
 )
 def test_every_verification_figure_that_reveals_a_wrong_answer_is_checked(count: str, check: str) -> None:

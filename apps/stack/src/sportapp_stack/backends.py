@@ -3,11 +3,14 @@ own (``CREATE DATABASE sportapp_<run id>``) with the events on a Redis stream of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
 
 import redis
 from sqlalchemy import create_engine, text
@@ -18,6 +21,7 @@ from sportapp_stack.config import ConfigError, StackConfig
 
 POSTGRES_URL_VARIABLE = "SPORTAPP_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+_log = logging.getLogger(__name__)
 _NAME = re.compile(r"^sportapp_[a-z0-9_]{1,50}$")
 
 
@@ -50,6 +54,23 @@ def with_backend(config: StackConfig, run_id: str, server_url: str | None = None
         run_database=name,
         postgres_server_url=server,
     )
+
+
+@contextlib.contextmanager
+def stores_dropped_on_failure(config: StackConfig) -> Iterator[None]:
+    """Drop the run's stores (made by :func:`with_backend`) if the block raises: a stack that never
+    got as far as its own ``stop`` (ports taken, a config NGINX refuses, supervisord not starting)
+    must not leave a database and a stream behind. ``keep_database`` keeps them, as ``down`` does."""
+    try:
+        yield
+    except BaseException:
+        if config.run_database and not config.keep_database:
+            # The error that got here is the one to report; a failed drop says so in the log only.
+            try:
+                drop_run_stores(config)
+            except ConfigError as error:
+                _log.warning("could not drop the run's stores after a failed start: %s", error)
+        raise
 
 
 def drop_run_stores(config: StackConfig) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sportapp_stack.backends import new_run_id, with_backend
+from sportapp_stack.backends import new_run_id, stores_dropped_on_failure, with_backend
 from sportapp_stack.compose import stale_compose_files, write_compose_files
 from sportapp_stack.config import BACKENDS, ConfigError, StackConfig, find_nginx, find_root
 from sportapp_stack.experiment.command import experiment, report
@@ -99,9 +99,10 @@ def up(var_dir: Path, root: Path | None, fresh: bool, **settings: Any) -> None:
         stack = Stack(config)
         if stack.supervisord_running():
             raise StackError(f"a stack already runs from {config.var_dir}: `sportapp down` first")
-        stack = Stack(with_backend(config, new_run_id()))
-        config = stack.config
-        stack.start(fresh=fresh)
+        config = with_backend(config, new_run_id())
+        with stores_dropped_on_failure(config):
+            stack = Stack(config)
+            stack.start(fresh=fresh)
     except (ConfigError, StackError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"stack up from {config.var_dir}")

@@ -22,7 +22,7 @@ import requests
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_core.adapters.event_log import read_events
 from sportapp_registro.settings import gunicorn_settings
-from sportapp_stack.backends import new_run_id, with_backend
+from sportapp_stack.backends import new_run_id, stores_dropped_on_failure, with_backend
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_nginx, free_ports
 from sportapp_stack.experiment.analysis import Expectations, build_report, hypothesis_holds
 from sportapp_stack.experiment.capacity import Capacity, CapacityCache, measure_capacity
@@ -116,9 +116,10 @@ def run_experiment(
         **ports,
     )
     config = with_backend(config, new_run_id())
-    stack = Stack(config)
-    stage(f"starting a fresh stack in {var_dir}")
-    stack.start(fresh=True)
+    with stores_dropped_on_failure(config):
+        stack = Stack(config)
+        stage(f"starting a fresh stack in {var_dir}")
+        stack.start(fresh=True)
     try:
         capacity = _capacity(options, stack, stage)
         rate = _rate(options, capacity)
