@@ -17,10 +17,12 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from sportapp_core.adapters import redis_streams
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.redis_streams import (
     RedisStreamPublisher,
     RedisStreamSource,
+    StreamAppendStopped,
     connect,
     position_of,
 )
@@ -162,6 +164,40 @@ def test_a_relay_that_died_mid_batch_leaves_no_gap_and_no_duplicate(
     assert publisher.publish(events) == 6
 
     assert streams.positions() == list(range(1, 7))
+
+
+def test_a_batch_that_would_leave_a_gap_appends_only_what_comes_before_it(
+    streams: Streams, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
+    register(uow_factory, 6)
+    with uow_factory() as uow:
+        events = uow.events.read_after(0, 10)
+    publisher = RedisStreamPublisher(streams.client, streams.stream)
+    publisher.publish(events[:2])
+
+    with pytest.raises(StreamAppendStopped, match="holds events up to 2; gap") as skipped_one:
+        publisher.publish([events[3], events[4]])  # 3 is missing: nothing of this batch may go in
+    with pytest.raises(StreamAppendStopped, match="holds events up to 3; gap") as skipped_later:
+        publisher.publish([events[2], events[4]])  # 3 goes in, 5 may not
+
+    assert (skipped_one.value.newest, skipped_later.value.newest) == (2, 3)
+    assert streams.positions() == [1, 2, 3]
+    streams.relay(uow_factory).run_once()  # the relay resumes from the newest entry: no hole left
+    assert streams.positions() == list(range(1, 7))
+
+
+def test_an_entry_redis_refuses_mid_batch_ends_the_batch_there(streams: Streams) -> None:
+    # Through the publisher's own script, on the real server: the second entry has no fields, which
+    # Redis refuses (as it would refuse any entry when out of memory); the third is valid.
+    append = streams.client.register_script(redis_streams._APPEND_IN_ORDER)
+
+    newest, stopped = append(
+        keys=[streams.stream], args=[1, 1, "name", "first", 2, 0, 3, 1, "name", "third"]
+    )
+
+    assert newest == 1
+    assert stopped.startswith("refused at 2: ")
+    assert [entry_id for entry_id, _ in streams.client.xrange(streams.stream)] == ["1-0"]
 
 
 def test_consumers_that_commit_in_the_opposite_order_apply_every_event_once(

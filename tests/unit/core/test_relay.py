@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -127,3 +128,44 @@ def test_the_buffer_drops_what_the_read_model_already_has_and_names_it_for_ackin
     assert len(buffer) == 1
     assert buffer.newest == 5
     assert buffer.settle(after=3) == []
+
+
+class StreamBackAfterWaits(threading.Event):
+    """A stop signal whose waits return at once (no real sleep); after ``waits`` of them, the
+    stream is back."""
+
+    def __init__(self, stream: FakeStream, waits: int) -> None:
+        super().__init__()
+        self.stream, self.left = stream, waits
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.left -= 1
+        if self.left == 0:
+            self.stream.down = False
+        return self.is_set()
+
+
+def test_a_relay_that_keeps_failing_says_so_every_round_then_says_it_resumed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    factory, stream = store_with(2), FakeStream()
+    relay = Relay(factory.feed, stream, RelaySettings(wait_s=0))
+    stream.down = True
+    stopper = StreamBackAfterWaits(stream, waits=3)
+    heartbeats: list[int] = []
+
+    def heartbeat() -> None:  # the first round that works is the last one of this test
+        heartbeats.append(1)
+        stopper.set()
+
+    with caplog.at_level("INFO", logger="sportapp_core.services.relay"):
+        relay.run(stopper, heartbeat)
+
+    failures = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failures) == 3, "each failed round is logged, not only the first"
+    assert failures[0].exc_info is not None
+    assert [getattr(r, "consecutive_failures", None) for r in failures[1:]] == [2, 3]
+    resumed = [r for r in caplog.records if r.getMessage() == "relay resumed"]
+    assert [getattr(r, "after_failures", None) for r in resumed] == [3]
+    assert heartbeats == [1], "no heartbeat while failing"
+    assert [e.position for e in stream.events] == [1, 2]

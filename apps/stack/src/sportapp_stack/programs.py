@@ -33,6 +33,10 @@ class Program:
     start_secs: int = 1
     # Files the part writes besides its output (which supervisord keeps in <var>/logs/<name>.log).
     extra_logs: tuple[Path, ...] = ()
+    # For a part without HTTP: a file it touches after every round of work that succeeded; it is
+    # healthy while the file is younger than heartbeat_stale_after_s (else, running is healthy).
+    heartbeat_file: Path | None = None
+    heartbeat_stale_after_s: float = 10.0
 
 
 def programs(config: StackConfig) -> list[Program]:
@@ -79,8 +83,11 @@ def programs(config: StackConfig) -> list[Program]:
 
 
 def _relay(config: StackConfig) -> Program:
-    # Publishes db's outbox to the stream consulta reads; no HTTP, so no health URL: running is
-    # healthy, and supervisord restarts it if it dies (it resumes from the stream's newest entry).
+    # Publishes db's outbox to the stream consulta reads; no HTTP: it is healthy while it touches
+    # its heartbeat file, which it does after every round that worked (one a second at least, the
+    # outbox's wait), and supervisord restarts it if it dies (it resumes from the stream's newest
+    # entry). A relay that runs but cannot read the store or write the stream stops touching it.
+    heartbeat = config.var_dir / "relay.heartbeat"
     return Program(
         name="relay",
         command=(sys.executable, "-m", "sportapp_db.relay"),
@@ -88,9 +95,11 @@ def _relay(config: StackConfig) -> Program:
         environment={
             "SPORTAPP_INSTANCE": "relay",
             "SPORTAPP_STORE_URL": config.write_store_url,
+            "SPORTAPP_HEARTBEAT_FILE": str(heartbeat),
             **_stream_env(config),
         },
         stop_wait_s=5,
+        heartbeat_file=heartbeat,
     )
 
 

@@ -198,7 +198,7 @@ class Stack:
                             + self.tail(name, 30)
                         )
                     if info.state == "RUNNING":
-                        healthy, last_health[name] = _check(http, program.health_url)
+                        healthy, last_health[name] = _check(http, program)
                         streaks[name] = streaks.get(name, 0) + 1 if healthy else 0
                         if streaks[name] >= _HEALTHY_STREAK:
                             del pending[name]
@@ -232,7 +232,7 @@ class Stack:
         """Every part's state, pid and health, in start order."""
         infos = self._program_infos()
         with _http() as http, ThreadPoolExecutor(max_workers=len(self.programs)) as pool:
-            checks = list(pool.map(lambda p: _check(http, p.health_url), self.programs))
+            checks = list(pool.map(lambda p: _check(http, p), self.programs))
         statuses = []
         for program, (healthy, health) in zip(self.programs, checks, strict=True):
             info = (infos or {}).get(program.name)
@@ -320,7 +320,10 @@ def _http() -> requests.Session:
     return session
 
 
-def _check(http: requests.Session, url: str) -> tuple[bool, str]:
+def _check(http: requests.Session, program: Program) -> tuple[bool, str]:
+    if program.heartbeat_file is not None:
+        return _heartbeat_fresh(program.heartbeat_file, program.heartbeat_stale_after_s)
+    url = program.health_url
     if not url:
         return True, "running (no health URL)"
     try:
@@ -328,6 +331,18 @@ def _check(http: requests.Session, url: str) -> tuple[bool, str]:
     except requests.RequestException as error:
         return False, f"unreachable ({type(error).__name__})"
     return response.status_code == 200, f"HTTP {response.status_code}"
+
+
+def _heartbeat_fresh(path: Path, stale_after_s: float) -> tuple[bool, str]:
+    """A part without HTTP is healthy while it touches its heartbeat file (after every round of work
+    that succeeded): running but failing, it stops touching it and turns unhealthy."""
+    try:
+        age_s = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False, "no heartbeat yet"
+    if age_s > stale_after_s:
+        return False, f"no heartbeat for {age_s:.0f} s (its log says why)"
+    return True, f"heartbeat {age_s:.1f} s ago"
 
 
 def _tail(path: Path, lines: int) -> str:

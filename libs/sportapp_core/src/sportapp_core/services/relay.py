@@ -89,20 +89,29 @@ class Relay:
         ``heartbeat`` is called after every round that worked (a liveness probe watches it).
         """
         delay_s = self._settings.backoff.initial_s
-        failing = False
+        failures = 0
         while not stopped.is_set():
             try:
                 self.run_once()
-            except Exception:  # the store or the transport is down, or a bug: retry either way
-                if not failing:
+            except Exception as error:  # the store or the transport is down, or a bug: retry
+                failures += 1
+                # Every failed round is logged (the back-off bounds how often): a relay that keeps
+                # failing must keep saying so. The first carries the traceback.
+                if failures == 1:
                     logger.exception("relay round failed", extra={"retry_s": delay_s})
-                failing = True
+                else:
+                    logger.warning(
+                        "relay round failed again: %s", error,
+                        extra={"retry_s": delay_s, "consecutive_failures": failures},
+                    )
                 stopped.wait(delay_s)
                 delay_s = self._settings.backoff.after(delay_s)
                 continue
             if heartbeat is not None:
                 heartbeat()
-            if failing:
-                logger.info("relay resumed", extra={"position": self._published})
-            failing = False
+            if failures:
+                logger.info(
+                    "relay resumed", extra={"position": self._published, "after_failures": failures}
+                )
+            failures = 0
             delay_s = self._settings.backoff.initial_s
