@@ -1,4 +1,4 @@
-"""What must never be left behind: a plaintext password anywhere, or half a registration."""
+"""What must never be left behind: a plaintext password anywhere, or a refused registration."""
 
 from __future__ import annotations
 
@@ -40,9 +40,13 @@ def test_a_password_is_nowhere_in_plaintext_in_stores_or_logs(stack: Stack, gate
     assert password not in created.text + replayed.text + invalid.text
 
 
-def test_a_registration_refused_while_db_is_down_leaves_nothing_behind(
+def test_a_registration_refused_while_db_is_down_is_not_written_once_db_is_back(
     stack: Stack, gateway: Gateway
 ) -> None:
+    # A 503 must be final: registro re-sends a registration db did not answer only until it answers
+    # the client, never after, so the key stays free for the client's own retry. (That one
+    # transaction never leaves half a registration is checked where a write can fail halfway:
+    # tests/integration/core/test_sqlalchemy_store.py, the store refusing the event row.)
     email = f"outage-{uuid.uuid4().hex[:8]}@example.com"
     key = uuid.uuid4().hex
     stack.supervisor.stop("db")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
 from sportapp_core.adapters.sqlalchemy import engine as engine_module
@@ -540,3 +540,35 @@ def test_users_are_stored_with_a_hash_never_the_password(engine: Engine) -> None
 
     assert len(rows) == 1
     assert "correct-horse-battery" not in str(rows)
+
+
+# The database itself refuses the event row, after the user row and the key row were written in the
+# same transaction: what a crash or a full disk between the statements would leave, if anything.
+REFUSE_EVENTS = {
+    SQLITE: [
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON outbox "
+        "BEGIN SELECT RAISE(ABORT, 'injected: the event cannot be written'); END",
+    ],
+    POSTGRESQL: [
+        "CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'injected: the event cannot be written'; END $$",
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_events()",
+    ],
+}
+
+
+def test_a_registration_whose_event_cannot_be_written_leaves_no_user_and_no_key(
+    backend: str, engine: Engine, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
+    with engine.begin() as connection:
+        for statement in REFUSE_EVENTS[backend]:
+            connection.exec_driver_sql(statement)
+    store = WriteStoreRegistrations(uow_factory, FakeClock())
+
+    with pytest.raises(DBAPIError, match="injected"):
+        store.record(new_user("ana@example.com"), "k-1")
+
+    with uow_factory() as uow:
+        assert uow.users.count() == 0
+        assert uow.idempotency.get("k-1") is None
+        assert uow.events.head() == 0

@@ -64,3 +64,48 @@ def test_kill_primary_without_masking_still_loses_nothing() -> None:
     assert report["registrations_lost"] == 0
     assert report["registrations_duplicated"] == 0
     assert report["failover_ms"] is not None
+
+
+
+PRIMARY = "registro-primary"
+# Every other scenario, end to end: the faults it must inject, in order, as (name, target) (None:
+# whichever instance the fault reached), and the length of load it needs. What is asserted holds
+# on any machine: each fault was injected, inside the load and in order; nothing acknowledged was
+# lost or stored twice, every acknowledged registration could be looked up, and the monitor saw
+# nothing fail before the first fault.
+OTHER_SCENARIOS: dict[str, tuple[list[tuple[str, str | None]], float]] = {
+    "hang-primary": ([("hang", PRIMARY)], 10.0),
+    "error-primary": ([("error-mode-on", PRIMARY)], 8.0),
+    "seed-crash": ([("seed-crash", None)] * 3, 8.0),
+    "kill-consulta": ([("kill", "consulta")], 8.0),
+    "restart-db": ([("restart", "db")], 8.0),
+    "kill-monitor": ([("kill", "monitor"), ("kill", PRIMARY)], 8.0),
+    "flapping-primary": ([("kill", PRIMARY)] * 3, 10.0),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(OTHER_SCENARIOS))
+def test_every_scenario_injects_its_faults_in_order_and_loses_nothing(scenario: str) -> None:
+    expected, duration_s = OTHER_SCENARIOS[scenario]
+
+    report, _ = run(scenario, duration_s=duration_s)
+
+    faults = report["faults"]
+    assert len(faults) == len(expected), faults
+    assert [
+        (fault["name"], target and fault["target"])
+        for fault, (_, target) in zip(faults, expected, strict=True)
+    ] == expected
+    instants = [fault["t_mono"] for fault in faults]
+    assert instants == sorted(instants)
+    started = report["started_t_mono"]
+    assert all(started <= at <= started + report["duration_s"] for at in instants), "inside the load"
+    assert report["injection_errors"] == []
+    assert report["registrations_acknowledged"] > 0
+    assert report["registrations_lost"] == 0
+    assert report["registrations_duplicated"] == 0
+    assert report["registrations_unverifiable"] == 0
+    assert report["registrations_refused_but_stored"] == 0
+    assert report["registrations_id_mismatch"] == 0
+    assert report["verification"]["read_model_caught_up"] is True
+    assert report["incidents_before_fault"] == 0
