@@ -217,3 +217,59 @@ def test_the_gate_gives_the_place_back_even_when_the_app_fails() -> None:
         call(gate)
 
     assert admission.admitted == 0
+
+
+def test_requests_past_their_slot_delay_no_newcomer_but_still_count_against_max_admitted() -> None:
+    # As during a db restart: requests hashed and waiting for db hold threads, not hash slots.
+    slots = slots_of(1, job_s=0.1)
+    admission = WaitAdmission(slots, budget_s=0.0, max_admitted=3)
+    waiting_for_db = threading.Event()
+    db_back = threading.Event()
+
+    def registration() -> None:
+        assert admission.try_admit() is None
+        with slots.held():  # its hash
+            pass
+        waiting_for_db.set()
+        db_back.wait(5)
+        admission.finished()
+
+    first = threading.Thread(target=registration)
+    first.start()
+    assert waiting_for_db.wait(5)
+
+    # Counted ahead, the first would make a newcomer wait 0.1 s, past the budget of 0.
+    assert admission.waiting_for_slots == 0
+    assert admission.try_admit() is None
+    assert admission.try_admit() is not None  # that one has not hashed: the next would wait
+    assert admission.admitted == 2
+    db_back.set()
+    first.join(5)
+    assert (admission.admitted, admission.waiting_for_slots) == (1, 1)
+
+
+def test_max_admitted_bounds_requests_past_their_slot_too() -> None:
+    slots = slots_of(4, job_s=0.1)
+    admission = WaitAdmission(slots, budget_s=10.0, max_admitted=2)
+    done = threading.Barrier(3)
+    release = threading.Event()
+
+    def hashed_and_held() -> None:
+        assert admission.try_admit() is None
+        with slots.held():
+            pass
+        done.wait(5)
+        release.wait(5)
+        admission.finished()
+
+    threads = [threading.Thread(target=hashed_and_held) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    done.wait(5)
+
+    assert admission.waiting_for_slots == 0
+    assert admission.try_admit() is not None
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert admission.admitted == 0

@@ -40,8 +40,10 @@ class RegistroSettings:
     # costs registro a request of its own, the gateway a fraction of that.
     admission_budget_ms: int = 1500
     # gunicorn's threads (the one worker's). Registrations admitted at once stay PROBE_THREADS
-    # below it, so that pings and health checks never queue behind them.
-    threads: int = 64
+    # below it, so that pings and health checks never queue behind them. Enough for a db restart:
+    # registrations hashed and waiting for db (1.5-2.5 s of arrivals at half load) hold a thread
+    # each, while the admission counts only those still waiting for a hash.
+    threads: int = 128
     # Off unless asked for: the experiment's fault switch (answer 500 to everything) ...
     fault_injection: bool = False
     fault_dir: str = "var/faults"

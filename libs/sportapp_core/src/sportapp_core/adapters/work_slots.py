@@ -44,6 +44,8 @@ class WorkSlots:
         # Totals since start: jobs done, and the CPU time their threads spent in them.
         self.jobs = 0
         self.cpu_s = 0.0
+        # Told in the job's own thread once it has left its slot (see :meth:`when_job_done`).
+        self._job_done_listeners: list[Callable[[], None]] = []
 
     @property
     def job_s(self) -> float:
@@ -73,6 +75,12 @@ class WorkSlots:
         finally:
             self.record(self._clock() - started, cpu_s=time.thread_time() - cpu_started)
             self._free.release()
+            for listener in self._job_done_listeners:
+                listener()
+
+    def when_job_done(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every job, in the thread that ran it, once its slot is free."""
+        self._job_done_listeners.append(listener)
 
     def record(self, job_s: float, *, cpu_s: float = 0.0) -> None:
         """Count a job done (and its CPU time), and fold its length into the averages: the first

@@ -20,13 +20,20 @@ class WaitAdmission:
     """Admits a request only if the wait it is predicted to have for ``slots`` fits ``budget_s``.
 
     Every admitted request will hold one of ``slots`` (registro: a password hash); with ``n``
-    admitted requests before it, a newcomer waits until ``n - slots + 1`` of them have finished,
-    at the rate the slots have been finishing jobs lately (:meth:`WorkSlots.predicted_wait_s`).
-    Nothing is admitted that would wait longer than the budget, which stays well inside
-    the gateway's read timeout: a busy instance answers late by at most the budget and refuses
-    the rest at once, so the gateway never times a live instance out (and never re-sends a
-    registration to the standby for being slow). ``max_admitted`` keeps threads free for pings
-    and health checks however short the jobs are.
+    admitted requests before it that have not had their slot yet, a newcomer waits until
+    ``n - slots + 1`` of them have finished, at the rate the slots have been finishing jobs lately
+    (:meth:`WorkSlots.predicted_wait_s`). Requests past their slot (registro: hashed, waiting for
+    db, which may be restarting) hold a thread but delay no newcomer, so they are not counted
+    ahead: a db restart fills registro with requests waiting for it, and counting those would
+    refuse new ones for a queue that is not there. Nothing is admitted that would wait longer
+    than the budget, which stays well inside the gateway's read timeout: a busy instance answers
+    late by at most the budget and refuses the rest at once, so the gateway never times a live
+    instance out (and never re-sends a registration to the standby for being slow).
+    ``max_admitted`` bounds every admitted request, past its slot or not, and keeps threads free
+    for pings and health checks.
+
+    One request is one thread from admission to :meth:`finished` (gunicorn's threads): which
+    request a finished job belonged to is known from the thread it ran in.
     """
 
     def __init__(self, slots: WorkSlots, *, budget_s: float, max_admitted: int) -> None:
@@ -36,29 +43,51 @@ class WaitAdmission:
         self.budget_s = budget_s
         self.max_admitted = max_admitted
         self._admitted = 0
+        # Of the admitted requests, those whose job in the slots is done.
+        self._past_slots = 0
         self.refused = 0
         self._lock = threading.Lock()
+        self._request = threading.local()
+        slots.when_job_done(self._job_done)
 
     @property
     def admitted(self) -> int:
         """How many admitted requests are not finished yet."""
         return self._admitted
 
+    @property
+    def waiting_for_slots(self) -> int:
+        """How many admitted requests have not had their job in the slots yet."""
+        return self._admitted - self._past_slots
+
     def try_admit(self) -> float | None:
         """Admit one request (None), or refuse it: how long until a retry could be admitted."""
         with self._lock:
-            wait_s = self.slots.predicted_wait_s(self._admitted)
+            wait_s = self.slots.predicted_wait_s(self._admitted - self._past_slots)
             if wait_s <= self.budget_s and self._admitted < self.max_admitted:
                 self._admitted += 1
+                self._request.admitted, self._request.past_slots = True, False
                 return None
             self.refused += 1
         # By the time the queue has drained that much, there is room again.
         return max(wait_s - self.budget_s, self.slots.interval_s)
 
     def finished(self) -> None:
-        """An admitted request is done."""
+        """An admitted request is done (called in its thread)."""
         with self._lock:
             self._admitted -= 1
+            if getattr(self._request, "past_slots", False):
+                self._past_slots -= 1
+        self._request.admitted, self._request.past_slots = False, False
+
+    def _job_done(self) -> None:
+        # Only an admitted request's first job moves it past the slots (the hasher's warm-up hash
+        # at start runs in no request).
+        request = self._request
+        if getattr(request, "admitted", False) and not request.past_slots:
+            request.past_slots = True
+            with self._lock:
+                self._past_slots += 1
 
 
 class AdmissionGate:
