@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_upstream
+from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_admission, render_upstream
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_monitor.settings import MonitorSettings
 from sportapp_stack import compose
@@ -136,7 +136,8 @@ def gateway_files(tmp_path: Path) -> tuple[Path, Path]:
         .replace(str(compose.CONFIG_DIR), str(config_dir))
         .replace(str(compose.RUN_DIR), str(run_dir))
     )
-    shutil.copy(config_dir / "registro-upstream.conf", run_dir / "registro-upstream.conf")
+    for seeded in ("registro-upstream.conf", "registro-admission.conf"):
+        shutil.copy(config_dir / seeded, run_dir / seeded)
     return config_dir, run_dir
 
 
@@ -185,6 +186,19 @@ def test_nginx_accepts_the_upstream_the_monitor_writes_on_a_failover(
         masking=masking,
     )
     (run_dir / "registro-upstream.conf").write_text(render_upstream(template, failover))
+
+    result = _nginx_t(config_dir, run_dir)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_nginx_accepts_the_admission_the_monitor_writes_while_db_is_away(
+    gateway_files: tuple[Path, Path],
+) -> None:
+    config_dir, run_dir = gateway_files
+    settings = settings_from_env(MonitorSettings, environment(services(BASE_FILE)["monitor"]))
+    template = REPO / Path(settings.admission_template).relative_to("/opt/sportapp")
+    (run_dir / "registro-admission.conf").write_text(render_admission(template, bounded=False))
 
     result = _nginx_t(config_dir, run_dir)
 

@@ -44,13 +44,13 @@ def test_requests_leave_on_schedule_while_earlier_ones_stall(api: FakeApi) -> No
     for i in range(0, 45, 5):
         held_until = records[i].scheduled_at + records[i].latency_ms / 1000
         assert all(by_key[r.idempotency_key].at < held_until for r in records[i + 1 : i + 5])
-    # And none waited for a stall (0.6 s) to be sent; the margin is for a busy shared machine.
-    assert max(r.sent_at - r.scheduled_at for r in records) < 0.3
+    # And none waited for a stall (0.6 s) to be sent: compared with the stall, not with a speed.
+    assert max(r.sent_at - r.scheduled_at for r in records) < 0.6
     stalled = [r for i, r in enumerate(records) if i % 5 == 0]
     free = [r for i, r in enumerate(records) if i % 5 != 0]
     # Latency counts from the schedule: the stall shows in full, and only where it happened.
     assert min(r.latency_ms for r in stalled) >= 600.0
-    assert max(r.latency_ms for r in free) < 300.0
+    assert max(r.latency_ms for r in free) < 600.0
     assert {r.served_by for r in records} == {"fake-registro"}
     assert all(r.user_id for r in records)
 

@@ -109,3 +109,7 @@ def test_every_scenario_injects_its_faults_in_order_and_loses_nothing(scenario: 
     assert report["registrations_id_mismatch"] == 0
     assert report["verification"]["read_model_caught_up"] is True
     assert report["incidents_before_fault"] == 0
+    if scenario == "restart-db":
+        # The gateway let registrations wait for db while it was away, and bounds them again.
+        assert report["monitor_events"].get("admission_unbounded") == 1
+        assert report["monitor_events"].get("admission_bounded") == 1

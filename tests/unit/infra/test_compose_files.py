@@ -228,6 +228,11 @@ def test_the_monitor_and_the_gateway_see_the_same_nginx_files() -> None:
     assert settings.upstream_file == str(compose.UPSTREAM_FILE)
     entrypoint = _gateway()["entrypoint"][-1]
     assert f"cp {compose.UPSTREAM_SEED} {compose.UPSTREAM_FILE}" in entrypoint
+    # The admission file, the same way: seeded by the gateway, rewritten by the monitor.
+    assert f"include {settings.admission_file};" in nginx_conf
+    assert settings.admission_file == str(compose.ADMISSION_FILE)
+    assert f"cp {compose.ADMISSION_SEED} {compose.ADMISSION_FILE}" in entrypoint
+    assert (NGINX_FILES / "registro-admission.conf").read_text().count("bounded=yes") == 1
 
 
 def test_the_monitor_can_signal_the_gateway_s_nginx_without_the_docker_socket() -> None:

@@ -77,6 +77,21 @@ class FakeSupervisor:
             self.targets[name].alive = True
 
 
+class FakeAdmission:
+    """Records whether the gateway was told to bound registrations in flight."""
+
+    def __init__(self) -> None:
+        self.bounded = True
+        self.changes: list[bool] = []
+
+    def set_bounded(self, bounded: bool, *, reason: str) -> bool:
+        if bounded is self.bounded:
+            return False
+        self.bounded = bounded
+        self.changes.append(bounded)
+        return True
+
+
 class Harness:
     def __init__(self, tmp_path: Path, *, active: str = PRIMARY, fail_back: bool = True) -> None:
         self.targets = {PRIMARY: FakeTarget(PRIMARY), BACKUP: FakeTarget(BACKUP)}
@@ -84,11 +99,13 @@ class Harness:
         self.gateway = FakeGateway(active)
         self.supervisor = FakeSupervisor(self.targets)
         self.log_path = tmp_path / "events.jsonl"
+        self.admission = FakeAdmission()
         self.monitor = Monitor(
             policy=FailoverPolicy(PRIMARY, BACKUP, fail_back=fail_back),
             probes=dict(self.targets),
             dependency=self.db,
             switch=self.gateway,
+            admission=self.admission,
             restart=self.supervisor.restart,
             events=EventLog(self.log_path),
             metrics=MonitorMetrics(),
@@ -159,6 +176,20 @@ def test_no_switch_while_only_db_is_down(harness: Harness) -> None:
 
     assert harness.gateway.switches == []
     assert "db is down" in harness.monitor.snapshot()["decision"]["reason"]
+
+
+def test_the_gateway_stops_bounding_registrations_while_db_is_down_and_bounds_them_again_after(
+    harness: Harness,
+) -> None:
+    eventually(lambda: _both_up(harness))
+    assert harness.admission.changes == [], "db up at start: the bound the stack wrote stays"
+
+    harness.db.alive = False
+    eventually(lambda: harness.admission.changes == [False])
+    harness.db.alive = True
+    eventually(lambda: harness.admission.changes == [False, True])
+
+    assert harness.gateway.switches == []
 
 
 def test_a_primary_that_keeps_crashing_is_restarted_with_growing_back_off(harness: Harness) -> None:

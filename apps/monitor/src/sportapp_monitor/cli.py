@@ -17,6 +17,7 @@ from sportapp_core.adapters.supervisor import Supervisor
 from sportapp_core.adapters.web.observability import configure_logging
 from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_core.health import FailoverPolicy
+from sportapp_monitor.admission import GatewayAdmission
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import EchoProbe
 from sportapp_monitor.settings import MonitorSettings
@@ -36,9 +37,11 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
     }
     events = EventLog(Path(settings.event_log))
     metrics = MonitorMetrics()
+    nginx = Nginx(
+        settings.nginx_bin, Path(settings.nginx_prefix).resolve(), Path(settings.nginx_config).resolve()
+    )
     switch = UpstreamSwitch(
-        nginx=Nginx(settings.nginx_bin, Path(settings.nginx_prefix).resolve(),
-                    Path(settings.nginx_config).resolve()),
+        nginx=nginx,
         template=Path(settings.upstream_template).resolve(),
         upstream_file=Path(settings.upstream_file).resolve(),
         gateway_url=settings.gateway_url,
@@ -48,6 +51,16 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
         confirm_timeout_s=settings.confirm_timeout_s,
     )
     restart = Supervisor(settings.supervisor_socket).restart if settings.supervisor_socket else None
+    admission = (
+        GatewayAdmission(
+            nginx=nginx,
+            template=Path(settings.admission_template).resolve(),
+            admission_file=Path(settings.admission_file).resolve(),
+            events=events,
+        )
+        if settings.admission_file
+        else None
+    )
     monitor = Monitor(
         policy=FailoverPolicy(settings.primary, settings.backup, fail_back=settings.fail_back),
         probes={
@@ -56,6 +69,7 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
         },
         dependency=EchoProbe("db", settings.db_service_url, timeout_s),
         switch=switch,
+        admission=admission,
         restart=restart,
         events=events,
         metrics=metrics,

@@ -24,8 +24,9 @@ class MonitorSettings:
     # more after it began: 350..450 ms here.
     interval_ms: int = 100
     timeout_ms: int = 250
-    # The standby and db are pinged less often: their state decides where to switch, not when,
-    # and every echo costs the instance that answers it.
+    # The standby is pinged less often: its state decides where to switch, not when, and every
+    # echo costs the instance that answers it. db is pinged every interval_ms, like the active
+    # instance: the gateway lets registrations wait for it only once db is seen away.
     watch_interval_ms: int = 500
     # How often each live instance's readiness (/health) is asked: it gates a switch and a
     # reintroduction, not detection.
@@ -44,6 +45,10 @@ class MonitorSettings:
     masking: bool = True
     upstream_template: str = "infra/nginx/registro-upstream.conf.j2"
     upstream_file: str = "var/nginx/registro-upstream.conf"
+    # The gateway's bound on registrations in flight, lifted while db is away (see
+    # sportapp_monitor.admission); an empty file name leaves the bound alone.
+    admission_template: str = "infra/nginx/registro-admission.conf.j2"
+    admission_file: str = ""
     nginx_bin: str = "nginx"
     nginx_prefix: str = "var/nginx"
     nginx_config: str = "var/nginx/nginx.conf"

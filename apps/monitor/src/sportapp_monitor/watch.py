@@ -58,6 +58,15 @@ class Switch(Protocol):
         ...
 
 
+class Admission(Protocol):
+    """Whether the gateway bounds registrations in flight (see
+    :class:`~sportapp_monitor.admission.GatewayAdmission`)."""
+
+    def set_bounded(self, bounded: bool, *, reason: str) -> bool:
+        """Bound them or not, reloading the gateway if that changes anything; whether it did."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Readiness:
     """One ``/health`` answer."""
@@ -94,6 +103,7 @@ class Monitor:
         events: EventLog,
         metrics: MonitorMetrics,
         interval_s: float,
+        admission: Admission | None = None,
         rise: int,
         fall: int,
         watch_interval_s: float | None = None,
@@ -108,12 +118,15 @@ class Monitor:
         self._probes = probes
         self._dependency = dependency
         self._switch = switch
+        self._admission = admission
         self._restart = restart
         self._events = events
         self._metrics = metrics
         # The instance that takes the registrations is pinged every ``interval_s``: its failure is
-        # the one to detect fast. The standby and db are watched every ``watch_interval_s``:
-        # their state decides where to switch, not when, and each echo costs them CPU.
+        # the one to detect fast; so is db's when the gateway's bound follows it (the sooner the
+        # bound is lifted, the fewer registrations it refuses while db restarts). The standby is
+        # watched every ``watch_interval_s``: its state decides where to switch, not when, and
+        # each echo costs it CPU.
         self._interval_s = interval_s
         self._watch_interval_s = watch_interval_s or interval_s
         # Readiness (/health, which asks the instance's own dependencies) is dearer than an echo
@@ -194,7 +207,8 @@ class Monitor:
                 continue
             probe = self._dependency if name == DEPENDENCY else self._probes[name]
             futures.add(self._pings.submit(probe.ping))
-            interval = self._interval_s if name == active else self._watch_interval_s
+            fast = name == active or (name == DEPENDENCY and self._admission is not None)
+            interval = self._interval_s if fast else self._watch_interval_s
             # On schedule, or from now if the loop fell behind: never a burst to catch up.
             next_ping[name] = max(due + interval, now)
         return futures
@@ -236,6 +250,9 @@ class Monitor:
             transition.current.value, target=result.target, reason=transition.reason,
             first_miss_t_mono=tracker.first_miss_at,
         )
+        if result.target == DEPENDENCY and self._admission is not None:
+            # In the action thread, in turn with switches: each reloads the gateway.
+            self._actions.submit(self._follow_dependency, transition.current, transition.reason)
         book = self.restarts.get(result.target)
         if book is None:
             return
@@ -288,6 +305,24 @@ class Monitor:
             self._actions.submit(self._perform_switch, decision)
 
     # --- actions (in their own threads) --------------------------------------------------
+
+    def _follow_dependency(self, state: TargetState, reason: str) -> None:
+        """Lift the gateway's bound on registrations in flight while db is down; set it again once
+        db is up (a db never seen up yet leaves the bound as the stack wrote it: bounded)."""
+        assert self._admission is not None
+        if state is TargetState.UNKNOWN:
+            return
+        bounded = state is TargetState.UP
+        try:
+            changed = self._admission.set_bounded(bounded, reason=f"db {state.value}: {reason}")
+        except Exception as error:  # the monitor must outlive a refused or failed reload
+            self._events.record(
+                "alert", message="the gateway's admission could not follow db", detail=repr(error)[:500]
+            )
+            logger.exception("admission change failed")
+            return
+        if changed:
+            self._metrics.reloads.inc()
 
     def _perform_switch(self, decision: Decision) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_upstream
+from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_admission, render_upstream
 from sportapp_stack.config import StackConfig
 from sportapp_stack.openapi import openapi_text
 from sportapp_stack.render import render_gateway
@@ -20,11 +20,14 @@ FILES_DIR = Path("infra/compose/nginx")
 # FILES_DIR, mounted read-only at the same path in the gateway and the monitor.
 CONFIG_DIR = Path("/etc/sportapp/gateway")
 # A volume shared by the gateway and the monitor: NGINX's prefix (pid file, temp files) and the
-# live registro upstream, which the gateway seeds from CONFIG_DIR and the monitor rewrites.
+# live registro upstream and admission files, which the gateway seeds from CONFIG_DIR and the monitor
+# rewrites.
 RUN_DIR = Path("/run/sportapp/gateway")
 NGINX_CONFIG = CONFIG_DIR / "nginx.conf"
 UPSTREAM_FILE = RUN_DIR / "registro-upstream.conf"
 UPSTREAM_SEED = CONFIG_DIR / "registro-upstream.conf"
+ADMISSION_FILE = RUN_DIR / "registro-admission.conf"
+ADMISSION_SEED = CONFIG_DIR / "registro-admission.conf"
 PUBLIC_URL = "http://localhost:8080"
 
 _HEADER = (
@@ -58,6 +61,7 @@ def render_compose_files(root: Path) -> dict[str, str]:
         listen=str(ports["gateway"]),
         consulta_address=f"consulta:{ports['consulta']}",
         upstream_file=UPSTREAM_FILE,
+        admission_file=ADMISSION_FILE,
         openapi_file=CONFIG_DIR / "openapi.json",
         registration_rate=defaults.registration_rate,
         registration_burst=defaults.registration_burst,
@@ -74,6 +78,7 @@ def render_compose_files(root: Path) -> dict[str, str]:
     return {
         "nginx.conf": _HEADER + nginx_conf,
         "registro-upstream.conf": render_upstream(defaults.upstream_template, route),
+        "registro-admission.conf": render_admission(defaults.admission_template, bounded=True),
         "openapi.json": openapi_text(PUBLIC_URL),
     }
 

@@ -191,6 +191,17 @@ class StackConfig:
         return self.root / "infra" / "nginx" / "registro-upstream.conf.j2"
 
     @property
+    def admission_file(self) -> Path:
+        """The include that says whether registrations in flight are bounded (the monitor rewrites
+        it when db goes away and comes back)."""
+        return self.nginx_dir / "registro-admission.conf"
+
+    @property
+    def admission_template(self) -> Path:
+        """The template of :attr:`admission_file` (the monitor renders it too)."""
+        return self.root / "infra" / "nginx" / "registro-admission.conf.j2"
+
+    @property
     def openapi_file(self) -> Path:
         """The OpenAPI document NGINX serves at /openapi.json."""
         return self.nginx_dir / "openapi.json"

@@ -124,6 +124,8 @@ def _monitor(config: StackConfig) -> Program:
             "SPORTAPP_MASKING": _flag(config.masking),
             "SPORTAPP_UPSTREAM_TEMPLATE": str(config.upstream_template),
             "SPORTAPP_UPSTREAM_FILE": str(config.upstream_file),
+            "SPORTAPP_ADMISSION_TEMPLATE": str(config.admission_template),
+            "SPORTAPP_ADMISSION_FILE": str(config.admission_file),
             "SPORTAPP_NGINX_BIN": config.nginx_bin,
             "SPORTAPP_NGINX_PREFIX": str(config.nginx_dir),
             "SPORTAPP_NGINX_CONFIG": str(config.nginx_config),

@@ -44,8 +44,8 @@ def worker_user(config: StackConfig) -> str | None:
 # registro seldom has to refuse. Measured under a flood (bench overload, 2 cores): at 0.4 s the
 # gateway refused nearly all of it and goodput stayed at capacity; at 1 s registro refused most of
 # it itself and goodput fell to 0.82 (0.87 with a 2 s budget, admitted p99 2.7 s). A db restart
-# under half load keeps db away about 2 s here, longer than this window: the registrations beyond
-# the bound meanwhile are refused by the gateway (503, Retry-After), the rest wait for db.
+# under half load keeps db away about 2 s here, longer than this window: the monitor lifts the
+# bound while db is down (registro-admission.conf), since registrations then wait for db, not CPU.
 SERVED_SHARE_OF_HASHING = 0.75
 IN_FLIGHT_WINDOW_S = 0.4
 
@@ -82,6 +82,7 @@ def render_nginx(config: StackConfig, *, foreground: bool = True) -> str:
         listen=f"{HOST}:{config.gateway_port}",
         consulta_address=f"{HOST}:{config.consulta_port}",
         upstream_file=config.upstream_file,
+        admission_file=config.admission_file,
         openapi_file=config.openapi_file,
         registration_rate=config.registration_rate,
         registration_burst=config.registration_burst,
@@ -102,6 +103,7 @@ def render_gateway(
     listen: str,
     consulta_address: str,
     upstream_file: Path,
+    admission_file: Path,
     openapi_file: Path,
     registration_rate: str,
     registration_burst: int,
@@ -125,6 +127,7 @@ def render_gateway(
         listen=listen,
         consulta_address=consulta_address,
         upstream_file=upstream_file,
+        admission_file=admission_file,
         openapi_file=openapi_file,
         registration_rate=registration_rate,
         registration_burst=registration_burst,

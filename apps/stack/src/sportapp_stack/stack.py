@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
-from sportapp_core.adapters.nginx import Nginx, NginxConfigError, write_atomically
+from sportapp_core.adapters.nginx import Nginx, NginxConfigError, render_admission, write_atomically
 from sportapp_core.adapters.supervisor import ProgramInfo, Supervisor
 from sportapp_stack.backends import drop_run_stores
 from sportapp_stack.config import HOST, STATE_FILE, StackConfig
@@ -115,6 +115,7 @@ class Stack:
         for folder in (config.logs_dir, config.data_dir, config.faults_dir):
             folder.mkdir(parents=True, exist_ok=True)
         write_atomically(config.upstream_file, render_registro_upstream(config))
+        write_atomically(config.admission_file, render_admission(config.admission_template, bounded=True))
         write_atomically(config.nginx_config, render_nginx(config))
         write_openapi(config.openapi_file, server_url=config.gateway_url)
         write_atomically(config.supervisord_config, render_supervisord(config, self.programs))

@@ -115,6 +115,9 @@ def run_experiment(
         keep_database=options.keep_database,
         **ports,
     )
+    # A run's monitor events are its own: a run again into the same --out must not read the last
+    # one's as incidents before its load.
+    config.monitor_event_log.unlink(missing_ok=True)
     config = with_backend(config, new_run_id())
     with stores_dropped_on_failure(config):
         stack = Stack(config)

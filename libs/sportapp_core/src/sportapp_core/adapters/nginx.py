@@ -17,6 +17,7 @@ _HEADER = re.compile(
     r"standby=(?P<standby>\S+) masking=(?P<masking>on|off)$",
     re.MULTILINE,
 )
+_ADMISSION_HEADER = re.compile(r"^# sportapp-admission bounded=(yes|no)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,26 @@ def render_upstream(template: Path, route: UpstreamRoute) -> str:
     )
     body = environment.get_template(template.name).render(route=route)
     return f"{route.header()}\n{body}"
+
+
+def render_admission(template: Path, *, bounded: bool) -> str:
+    """The admission include (whether registrations in flight are bounded), from ``template``."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template.parent)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 -- NGINX configuration, not HTML
+    )
+    return environment.get_template(template.name).render(bounded=bounded)
+
+
+def read_admission(admission_file: Path) -> bool | None:
+    """Whether a rendered admission file bounds registrations in flight; None if there is none."""
+    try:
+        found = _ADMISSION_HEADER.search(admission_file.read_text())
+    except FileNotFoundError:
+        return None
+    return None if found is None else found.group(1) == "yes"
 
 
 def read_route(upstream_file: Path) -> tuple[int, str, str, bool] | None:

@@ -1,0 +1,44 @@
+"""The gateway's bound on registrations in flight, lifted while db is away and set again after.
+
+The bound (nginx.conf's ``limit_conn``) is sized from what registro's CPU serves in a fraction of
+a second, so that a flood is shed cheaply at the gateway. While db restarts, registrations wait
+for db, not for CPU: registro holds each one until its resend deadline, and a bound sized for CPU
+work would refuse the ones that arrive meanwhile although registro could have served every one
+of them once db is back. So the monitor, which sees db go away first, lifts the bound then (registro's
+own limit on requests at once still holds) and sets it again when db is back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sportapp_core.adapters.event_log import EventLog
+from sportapp_core.adapters.nginx import Nginx, read_admission, render_admission
+
+
+class GatewayAdmission:
+    """Owns the rendered admission file: whether NGINX bounds registrations in flight."""
+
+    def __init__(self, *, nginx: Nginx, template: Path, admission_file: Path, events: EventLog) -> None:
+        self._nginx = nginx
+        self._template = template
+        self._file = admission_file
+        self._events = events
+
+    @property
+    def bounded(self) -> bool | None:
+        """What the file says now (None when there is no file yet)."""
+        return read_admission(self._file)
+
+    def set_bounded(self, bounded: bool, *, reason: str) -> bool:
+        """Make the file say ``bounded`` and reload NGINX, unless it says so already; whether it
+        changed. Raises :class:`~sportapp_core.adapters.nginx.NginxConfigError` if ``nginx -t``
+        refuses the new file (the old one then stays, and NGINX keeps its configuration)."""
+        if self.bounded is bounded:
+            return False
+        self._nginx.replace_config(self._file, render_admission(self._template, bounded=bounded))
+        self._nginx.reload()
+        self._events.record(
+            "admission_bounded" if bounded else "admission_unbounded", reason=reason
+        )
+        return True
