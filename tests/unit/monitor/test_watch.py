@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sportapp_core.adapters.event_log import EventLog, read_events
+from sportapp_core.adapters.http.session import REFUSED
 from sportapp_core.adapters.nginx import Instance, NginxConfigError, UpstreamRoute
 from sportapp_core.health import FailoverPolicy
 from sportapp_monitor.metrics import MonitorMetrics
@@ -30,9 +31,10 @@ class FakeTarget:
         self.target = target
         self.alive = True
         self.is_ready = True
+        self.miss_reason = "connection"
 
     def ping(self) -> ProbeResult:
-        reason = "" if self.alive else "connection"
+        reason = "" if self.alive else self.miss_reason
         return ProbeResult(self.target, time.monotonic(), self.alive, 0.001, reason)
 
     def ready(self) -> bool:
@@ -78,22 +80,28 @@ class FakeSupervisor:
 
 
 class FakeAdmission:
-    """Records whether the gateway was told to bound registrations in flight."""
+    """Records what the gateway was told: bound registrations in flight or not; can fail once."""
 
     def __init__(self) -> None:
-        self.bounded = True
         self.changes: list[bool] = []
+        self.fail_next = False
 
-    def set_bounded(self, bounded: bool, *, reason: str) -> bool:
-        if bounded is self.bounded:
-            return False
-        self.bounded = bounded
+    def set_bounded(self, bounded: bool, *, reason: str) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise NginxConfigError("nginx: [emerg] host not found in upstream")
         self.changes.append(bounded)
-        return True
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, *, active: str = PRIMARY, fail_back: bool = True) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        active: str = PRIMARY,
+        fail_back: bool = True,
+        admission_lift_max_s: float = 5.0,
+    ) -> None:
         self.targets = {PRIMARY: FakeTarget(PRIMARY), BACKUP: FakeTarget(BACKUP)}
         self.db = FakeTarget("db")
         self.gateway = FakeGateway(active)
@@ -106,6 +114,7 @@ class Harness:
             dependency=self.db,
             switch=self.gateway,
             admission=self.admission,
+            admission_lift_max_s=admission_lift_max_s,
             restart=self.supervisor.restart,
             events=EventLog(self.log_path),
             metrics=MonitorMetrics(),
@@ -178,18 +187,57 @@ def test_no_switch_while_only_db_is_down(harness: Harness) -> None:
     assert "db is down" in harness.monitor.snapshot()["decision"]["reason"]
 
 
-def test_the_gateway_stops_bounding_registrations_while_db_is_down_and_bounds_them_again_after(
+def test_the_gateway_stops_bounding_registrations_while_db_restarts_and_bounds_them_again_after(
     harness: Harness,
 ) -> None:
-    eventually(lambda: _both_up(harness))
-    assert harness.admission.changes == [], "db up at start: the bound the stack wrote stays"
+    # At start the bound is applied once, whatever the file says: NGINX may have the other one.
+    eventually(lambda: _both_up(harness) and harness.admission.changes == [True])
 
+    harness.db.miss_reason = REFUSED  # its process is gone: it restarts
     harness.db.alive = False
-    eventually(lambda: harness.admission.changes == [False])
+    eventually(lambda: harness.admission.changes == [True, False])
     harness.db.alive = True
-    eventually(lambda: harness.admission.changes == [False, True])
+    eventually(lambda: harness.admission.changes == [True, False, True])
 
     assert harness.gateway.switches == []
+
+
+def test_a_db_that_is_only_slow_keeps_the_bound(harness: Harness) -> None:
+    eventually(lambda: _both_up(harness) and harness.admission.changes == [True])
+
+    harness.db.miss_reason = "timeout"  # answering connections, too slowly: a flood, not a restart
+    harness.db.alive = False
+    eventually(lambda: harness.monitor.snapshot()["targets"]["db"]["state"] == "down")
+    time.sleep(0.1)
+
+    assert harness.admission.changes == [True]
+
+
+def test_the_bound_comes_back_when_db_stays_away_longer_than_registro_would_wait(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, admission_lift_max_s=0.2)
+    h.thread.start()
+    try:
+        eventually(lambda: h.admission.changes == [True])
+        h.db.miss_reason = REFUSED
+        h.db.alive = False
+        eventually(lambda: h.admission.changes == [True, False, True])
+    finally:
+        h.monitor.stop()
+        h.thread.join(timeout=5)
+    assert h.monitor.snapshot()["targets"]["db"]["state"] == "down", "bounded again with db still away"
+
+
+def test_a_failed_admission_change_is_retried(harness: Harness) -> None:
+    eventually(lambda: harness.admission.changes == [True])
+    harness.admission.fail_next = True
+
+    harness.db.miss_reason = REFUSED
+    harness.db.alive = False
+    eventually(lambda: harness.admission.changes == [True, False])
+
+    assert "alert" in harness.events()
 
 
 def test_a_primary_that_keeps_crashing_is_restarted_with_growing_back_off(harness: Harness) -> None:

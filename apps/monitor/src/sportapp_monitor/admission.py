@@ -30,15 +30,11 @@ class GatewayAdmission:
         """What the file says now (None when there is no file yet)."""
         return read_admission(self._file)
 
-    def set_bounded(self, bounded: bool, *, reason: str) -> bool:
-        """Make the file say ``bounded`` and reload NGINX, unless it says so already; whether it
-        changed. Raises :class:`~sportapp_core.adapters.nginx.NginxConfigError` if ``nginx -t``
-        refuses the new file (the old one then stays, and NGINX keeps its configuration)."""
-        if self.bounded is bounded:
-            return False
+    def set_bounded(self, bounded: bool, *, reason: str) -> None:
+        """Make the file say ``bounded`` and reload NGINX, even if the file says so already: a
+        monitor killed between writing the file and the reload left NGINX with the other one.
+        Raises :class:`~sportapp_core.adapters.nginx.NginxConfigError` if ``nginx -t`` refuses the
+        new file (the old one then stays, and NGINX keeps its configuration)."""
         self._nginx.replace_config(self._file, render_admission(self._template, bounded=bounded))
         self._nginx.reload()
-        self._events.record(
-            "admission_bounded" if bounded else "admission_unbounded", reason=reason
-        )
-        return True
+        self._events.record("admission_bounded" if bounded else "admission_unbounded", reason=reason)

@@ -70,6 +70,7 @@ def build_monitor(settings: MonitorSettings) -> tuple[Monitor, MonitorMetrics]:
         dependency=EchoProbe("db", settings.db_service_url, timeout_s),
         switch=switch,
         admission=admission,
+        admission_lift_max_s=settings.admission_lift_max_s,
         restart=restart,
         events=events,
         metrics=metrics,

@@ -25,8 +25,9 @@ class MonitorSettings:
     interval_ms: int = 100
     timeout_ms: int = 250
     # The standby is pinged less often: its state decides where to switch, not when, and every
-    # echo costs the instance that answers it. db is pinged every interval_ms, like the active
-    # instance: the gateway lets registrations wait for it only once db is seen away.
+    # echo costs the instance that answers it. So is db, unless admission_file is set: then db is
+    # pinged every interval_ms, like the active instance, since the gateway lets registrations
+    # wait for it only once db is seen away.
     watch_interval_ms: int = 500
     # How often each live instance's readiness (/health) is asked: it gates a switch and a
     # reintroduction, not detection.
@@ -49,6 +50,9 @@ class MonitorSettings:
     # sportapp_monitor.admission); an empty file name leaves the bound alone.
     admission_template: str = "infra/nginx/registro-admission.conf.j2"
     admission_file: str = ""
+    # Lifted only while db refuses connections (it restarts), and for this long at most: past
+    # registro's resend window (2.4 s) with room, after which newcomers are better refused cheaply.
+    admission_lift_max_s: float = 5.0
     nginx_bin: str = "nginx"
     nginx_prefix: str = "var/nginx"
     nginx_config: str = "var/nginx/nginx.conf"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sportapp_core.adapters.event_log import EventLog
+from sportapp_core.adapters.http.session import REFUSED
 from sportapp_core.adapters.nginx import NginxConfigError, UpstreamRoute
 from sportapp_core.health import Decision, DecisionKind, EchoTracker, FailoverPolicy, TargetState
 from sportapp_monitor.metrics import MonitorMetrics
@@ -62,8 +64,8 @@ class Admission(Protocol):
     """Whether the gateway bounds registrations in flight (see
     :class:`~sportapp_monitor.admission.GatewayAdmission`)."""
 
-    def set_bounded(self, bounded: bool, *, reason: str) -> bool:
-        """Bound them or not, reloading the gateway if that changes anything; whether it did."""
+    def set_bounded(self, bounded: bool, *, reason: str) -> None:
+        """Bound them or not, and reload the gateway; raises if that failed."""
         ...
 
 
@@ -104,6 +106,7 @@ class Monitor:
         metrics: MonitorMetrics,
         interval_s: float,
         admission: Admission | None = None,
+        admission_lift_max_s: float = 5.0,
         rise: int,
         fall: int,
         watch_interval_s: float | None = None,
@@ -119,6 +122,7 @@ class Monitor:
         self._dependency = dependency
         self._switch = switch
         self._admission = admission
+        self._admission_lift_max_s = admission_lift_max_s
         self._restart = restart
         self._events = events
         self._metrics = metrics
@@ -153,6 +157,16 @@ class Monitor:
         self._stop = threading.Event()
         self._pings = ThreadPoolExecutor(max_workers=4 * (len(probes) + 1), thread_name_prefix="ping")
         self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switch")
+        # The gateway's admission, followed from db's state: what was last applied (None: nothing
+        # yet, so the first wish is applied whatever the file says), whether a change is under way,
+        # and when one last failed (retried a second later). Its own thread: a switch waiting to
+        # see its generation live must not delay lifting the bound while db restarts.
+        self._admission_applied: bool | None = None
+        self._admission_pending = False
+        self._admission_failed_at = -math.inf
+        self._db_down_since: float | None = None
+        self._db_went_down_refusing = False
+        self._admission_actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="admission")
         self._restarter = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="restart")
 
     # --- the loop -------------------------------------------------------------------------
@@ -192,6 +206,7 @@ class Monitor:
         finally:
             self._pings.shutdown(wait=False, cancel_futures=True)
             self._actions.shutdown(wait=True)
+            self._admission_actions.shutdown(wait=True)
             self._restarter.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
@@ -250,9 +265,13 @@ class Monitor:
             transition.current.value, target=result.target, reason=transition.reason,
             first_miss_t_mono=tracker.first_miss_at,
         )
-        if result.target == DEPENDENCY and self._admission is not None:
-            # In the action thread, in turn with switches: each reloads the gateway.
-            self._actions.submit(self._follow_dependency, transition.current, transition.reason)
+        if result.target == DEPENDENCY:
+            # How db went down decides the gateway's admission while it stays down (the misses
+            # after it, while db starts again, are timeouts: its socket is back, its worker not).
+            down = transition.current is TargetState.DOWN
+            with self._lock:
+                self._db_down_since = now if down else None
+                self._db_went_down_refusing = down and tracker.last_miss_reason == REFUSED
         book = self.restarts.get(result.target)
         if book is None:
             return
@@ -273,6 +292,7 @@ class Monitor:
 
     def _act(self) -> None:
         now = time.monotonic()
+        self._follow_dependency(now)
         for name, book in self.restarts.items():
             if book.up_since is not None and now - book.up_since >= self._stable_after_s:
                 book.attempts = 0
@@ -306,23 +326,60 @@ class Monitor:
 
     # --- actions (in their own threads) --------------------------------------------------
 
-    def _follow_dependency(self, state: TargetState, reason: str) -> None:
-        """Lift the gateway's bound on registrations in flight while db is down; set it again once
-        db is up (a db never seen up yet leaves the bound as the stack wrote it: bounded)."""
-        assert self._admission is not None
-        if state is TargetState.UNKNOWN:
+    def _admission_wanted(self, now: float) -> tuple[bool, str] | None:
+        """Whether the gateway should bound registrations in flight now, and why; None to leave it.
+
+        Unbounded only while db is down because it refuses connections (its process is gone: it
+        restarts) and for at most ``admission_lift_max_s``: a db that is merely slow (timeouts, as
+        when the machine is flooded) keeps the bound that sheds the flood, and one away for longer
+        than registro would hold a registration gets the bound back, so that newcomers are refused
+        at the gateway instead of being hashed for nothing. A db never seen yet leaves it alone.
+        """
+        tracker = self.trackers[DEPENDENCY]
+        if tracker.state is TargetState.UNKNOWN:
+            return None
+        if tracker.state is TargetState.UP:
+            return True, "db up"
+        down_since = self._db_down_since
+        if not self._db_went_down_refusing:
+            return True, "db down, but answering connections (slow, not restarting)"
+        if down_since is not None and now - down_since > self._admission_lift_max_s:
+            return True, f"db down for more than {self._admission_lift_max_s:g} s"
+        return False, "db down (refused): restarting"
+
+    def _follow_dependency(self, now: float) -> None:
+        """Apply the admission wanted, from the loop thread; a failed change is retried 1 s later."""
+        if self._admission is None:
             return
-        bounded = state is TargetState.UP
+        with self._lock:
+            wanted = self._admission_wanted(now)
+            if (
+                wanted is None
+                or wanted[0] is self._admission_applied
+                or self._admission_pending
+                or now - self._admission_failed_at < 1.0
+            ):
+                return
+            self._admission_pending = True
+        self._admission_actions.submit(self._apply_admission, *wanted)
+
+    def _apply_admission(self, bounded: bool, reason: str) -> None:
+        assert self._admission is not None
         try:
-            changed = self._admission.set_bounded(bounded, reason=f"db {state.value}: {reason}")
+            self._admission.set_bounded(bounded, reason=reason)
         except Exception as error:  # the monitor must outlive a refused or failed reload
             self._events.record(
                 "alert", message="the gateway's admission could not follow db", detail=repr(error)[:500]
             )
             logger.exception("admission change failed")
+            with self._lock:
+                self._admission_pending = False
+                self._admission_failed_at = time.monotonic()
             return
-        if changed:
-            self._metrics.reloads.inc()
+        self._metrics.reloads.inc()
+        with self._lock:
+            self._admission_applied = bounded
+            self._admission_pending = False
 
     def _perform_switch(self, decision: Decision) -> None:
         with self._lock:
