@@ -33,6 +33,7 @@ from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import EmailAddress, NewUser
 from sportapp_core.services import WriteStoreRegistrations
+from sportapp_core.services.ports import StoredEvent
 from sportapp_core.services.projection import USERS_PROJECTION, ProjectionSettings, Projector
 from sportapp_core.services.relay import Relay, RelaySettings
 
@@ -149,13 +150,20 @@ def test_the_relay_publishes_in_order_and_resumes_after_a_restart_without_gaps_o
     assert streams.positions() == list(range(1, 13))
 
 
-def test_a_relay_that_died_mid_batch_leaves_no_gap_and_no_duplicate(
+def six_events_and_a_publisher(
     streams: Streams, uow_factory: SqlAlchemyUnitOfWorkFactory
-) -> None:
+) -> tuple[list[StoredEvent], RedisStreamPublisher]:
+    """Six registrations' events in the outbox, and a publisher to the test's stream."""
     register(uow_factory, 6)
     with uow_factory() as uow:
         events = uow.events.read_after(0, 10)
-    publisher = RedisStreamPublisher(streams.client, streams.stream)
+    return list(events), RedisStreamPublisher(streams.client, streams.stream)
+
+
+def test_a_relay_that_died_mid_batch_leaves_no_gap_and_no_duplicate(
+    streams: Streams, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
+    events, publisher = six_events_and_a_publisher(streams, uow_factory)
     # What a relay killed after part of its pipeline reached Redis leaves behind.
     publisher.publish(events[:4])
 
@@ -169,10 +177,7 @@ def test_a_relay_that_died_mid_batch_leaves_no_gap_and_no_duplicate(
 def test_a_batch_that_would_leave_a_gap_appends_only_what_comes_before_it(
     streams: Streams, uow_factory: SqlAlchemyUnitOfWorkFactory
 ) -> None:
-    register(uow_factory, 6)
-    with uow_factory() as uow:
-        events = uow.events.read_after(0, 10)
-    publisher = RedisStreamPublisher(streams.client, streams.stream)
+    events, publisher = six_events_and_a_publisher(streams, uow_factory)
     publisher.publish(events[:2])
 
     with pytest.raises(StreamAppendStopped, match="holds events up to 2; gap") as skipped_one:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -30,23 +32,18 @@ def run_databases() -> set[str]:
         engine.dispose()
 
 
+def baseline_on_postgres(out_dir: Path, **options: Any) -> ExperimentOptions:
+    """A short baseline run on a PostgreSQL database of its own, written to ``out_dir``."""
+    return ExperimentOptions(scenario="baseline", out_dir=out_dir, root=REPO, backend="postgres", **options)
+
+
 def test_baseline_on_postgres_with_redis_streams_loses_and_duplicates_nothing(
     postgres_server: str, redis_url: str
 ) -> None:
     before = run_databases()
     out_dir = work_dir("sportapp-exp-postgres-")
     try:
-        outcome = run_experiment(
-            ExperimentOptions(
-                scenario="baseline",
-                duration_s=4,
-                rate=10,
-                out_dir=out_dir,
-                root=REPO,
-                settle_s=2,
-                backend="postgres",
-            )
-        )
+        outcome = run_experiment(baseline_on_postgres(out_dir, duration_s=4, rate=10, settle_s=2))
         report = json.loads((out_dir / "report.json").read_text())
         markdown = (out_dir / "report.md").read_text()
     finally:
@@ -83,15 +80,7 @@ def test_a_run_whose_stack_cannot_start_leaves_no_database_behind(
             busy = taken.getsockname()[1]
             with pytest.raises(StackError, match=f"port {busy} \\(gateway\\) is in use"):
                 run_experiment(
-                    ExperimentOptions(
-                        scenario="baseline",
-                        duration_s=2,
-                        rate=5,
-                        out_dir=out_dir,
-                        root=REPO,
-                        backend="postgres",
-                        ports={"gateway_port": busy},
-                    )
+                    baseline_on_postgres(out_dir, duration_s=2, rate=5, ports={"gateway_port": busy})
                 )
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sportapp_core.adapters.event_log import EventLog
-from sportapp_core.adapters.nginx import Nginx, read_admission, render_admission
+from sportapp_core.adapters.nginx import Nginx, render_admission
 
 
 class GatewayAdmission:
@@ -24,11 +24,6 @@ class GatewayAdmission:
         self._template = template
         self._file = admission_file
         self._events = events
-
-    @property
-    def bounded(self) -> bool | None:
-        """What the file says now (None when there is no file yet)."""
-        return read_admission(self._file)
 
     def set_bounded(self, bounded: bool, *, reason: str) -> None:
         """Make the file say ``bounded`` and reload NGINX, even if the file says so already: a

@@ -49,27 +49,25 @@ class NginxConfigError(RuntimeError):
     """``nginx -t`` refused a configuration."""
 
 
-def render_upstream(template: Path, route: UpstreamRoute) -> str:
-    """The registro upstream include for ``route``, from the Jinja2 ``template``."""
+def _render(template: Path, **values: object) -> str:
+    """The Jinja2 ``template`` rendered with ``values`` (every variable it uses must be given)."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template.parent)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 -- NGINX configuration, not HTML
     )
-    body = environment.get_template(template.name).render(route=route)
-    return f"{route.header()}\n{body}"
+    return environment.get_template(template.name).render(**values)
+
+
+def render_upstream(template: Path, route: UpstreamRoute) -> str:
+    """The registro upstream include for ``route``, from the Jinja2 ``template``."""
+    return f"{route.header()}\n{_render(template, route=route)}"
 
 
 def render_admission(template: Path, *, bounded: bool) -> str:
     """The admission include (whether registrations in flight are bounded), from ``template``."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template.parent)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 -- NGINX configuration, not HTML
-    )
-    return environment.get_template(template.name).render(bounded=bounded)
+    return _render(template, bounded=bounded)
 
 
 def read_admission(admission_file: Path) -> bool | None:

@@ -63,7 +63,7 @@ class WaitAdmission:
     def try_admit(self) -> float | None:
         """Admit one request (None), or refuse it: how long until a retry could be admitted."""
         with self._lock:
-            wait_s = self.slots.predicted_wait_s(self._admitted - self._past_slots)
+            wait_s = self.slots.predicted_wait_s(self.waiting_for_slots)
             if wait_s <= self.budget_s and self._admitted < self.max_admitted:
                 self._admitted += 1
                 self._request.admitted, self._request.past_slots = True, False
