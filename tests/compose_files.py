@@ -19,7 +19,7 @@ import dockerfile
 import pytest
 import yaml
 
-from sportapp_core.adapters.web.settings import settings_from_env
+from sportapp_core.adapters.settings import settings_from_env
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from sportapp_core.domain import EmailAddress, EmailTaken, NewUser, Password, User, UserRegistered
-from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
+from sportapp_core.ports import IdempotencyRecord, StoredEvent
 
 FAKE_HASH_PREFIX = "fake$"
 EPOCH = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -281,7 +281,7 @@ class FakeUnitOfWorkFactory:
 
 
 class FakeEventFeed:
-    """An :class:`~sportapp_core.services.ports.EventFeed` over a :class:`FakeUnitOfWorkFactory`'s
+    """An :class:`~sportapp_core.ports.EventFeed` over a :class:`FakeUnitOfWorkFactory`'s
     store (the fake of ``PreparedEventFeed``): unavailable when the factory's units are."""
 
     def __init__(self, factory: FakeUnitOfWorkFactory) -> None:

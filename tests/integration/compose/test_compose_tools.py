@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_admission, render_upstream
-from sportapp_core.adapters.web.settings import settings_from_env
+from sportapp_core.adapters.settings import settings_from_env
 from sportapp_monitor.settings import MonitorSettings
+from sportapp_ops.nginx import Instance, UpstreamRoute, render_admission, render_upstream
 from sportapp_stack import compose
 from sportapp_stack.config import find_nginx
 from tests.compose_files import BASE_FILE, COMPOSE_DIR, REPO, SCALE_FILE, environment, services

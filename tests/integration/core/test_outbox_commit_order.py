@@ -20,8 +20,8 @@ from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory
 from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.domain import EmailAddress, NewUser, UserRegistered
+from sportapp_core.ports import StoredEvent
 from sportapp_core.services.feed import read_feed
-from sportapp_core.services.ports import StoredEvent
 from tests.fakes import EPOCH
 
 pytestmark = pytest.mark.integration

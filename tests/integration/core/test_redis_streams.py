@@ -32,8 +32,8 @@ from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, us
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import EmailAddress, NewUser
+from sportapp_core.ports import StoredEvent
 from sportapp_core.services import WriteStoreRegistrations
-from sportapp_core.services.ports import StoredEvent
 from sportapp_core.services.projection import USERS_PROJECTION, ProjectionSettings, Projector
 from sportapp_core.services.relay import Relay, RelaySettings
 

@@ -28,10 +28,10 @@ from sportapp_core.domain import (
     User,
     UserRegistered,
 )
+from sportapp_core.ports import IdempotencyRecord
 from sportapp_core.services import RegisterUser, WriteStoreRegistrations, register_user
 from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_core.services.feed import read_feed
-from sportapp_core.services.ports import IdempotencyRecord
 from tests.fakes import EPOCH, FakeClock, FakeHasher, FakeTimer
 from tests.integration.backends import POSTGRESQL, SQLITE, only_on
 

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import requests
 
-from sportapp_core.adapters.event_log import read_events
-from sportapp_core.adapters.nginx import read_route
-from sportapp_stack.experiment.faults import switch_error_mode
-from sportapp_stack.experiment.load import LoadConfig, run_load_sync
-from sportapp_stack.experiment.records import RequestRecord
-from sportapp_stack.experiment.verification import verify_registrations
+from sportapp_lab.faults import switch_error_mode
+from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.records import RequestRecord
+from sportapp_lab.verification import verify_registrations
+from sportapp_ops.event_log import read_events
+from sportapp_ops.nginx import read_route
 from sportapp_stack.redundancy import BACKUP, PRIMARY, monitor_status, wait_redundant
 from sportapp_stack.stack import Stack
 from tests.conftest import free_ports, running_stack

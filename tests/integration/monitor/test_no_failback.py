@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sportapp_core.adapters.event_log import read_events
+from sportapp_ops.event_log import read_events
 from sportapp_stack.redundancy import BACKUP, PRIMARY, wait_redundant
 from sportapp_stack.stack import Stack
 from tests.conftest import running_stack

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sportapp_core.adapters.event_log import read_events
+from sportapp_ops.event_log import read_events
 from sportapp_stack.processes import live_pids
 from sportapp_stack.stack import Stack, StackError
 from tests.conftest import REPO, kill_groups, process_groups, stack_config, work_dir

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, read_route
+from sportapp_ops.nginx import Instance, UpstreamRoute, read_route
 from sportapp_stack.config import ConfigError
 from sportapp_stack.render import render_registro_upstream
 from sportapp_stack.stack import Stack, StackError

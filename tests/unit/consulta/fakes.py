@@ -10,10 +10,8 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from sportapp_core.domain import EmailAddress, UserRegistered
+from sportapp_core.ports import FeedBatch, StoredEvent, StoredPosition
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.feed import FeedBatch
-from sportapp_core.services.ports import StoredEvent
-from sportapp_core.services.projection import StoredPosition
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

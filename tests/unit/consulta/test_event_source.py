@@ -8,7 +8,7 @@ from sportapp_consulta.bootstrap import event_source
 from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.adapters.http.feed_client import DbServiceFeed
 from sportapp_core.adapters.redis_streams import RedisStreamSource
-from sportapp_core.adapters.web.settings import SettingsError, settings_from_env
+from sportapp_core.adapters.settings import SettingsError, settings_from_env
 
 
 def test_the_db_service_s_feed_is_the_default() -> None:

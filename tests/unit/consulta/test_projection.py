@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sportapp_core.services.feed import FeedBatch
+from sportapp_core.ports import FeedBatch
 from sportapp_core.services.projection import (
     Backoff,
     ProjectionNotReady,

@@ -1,7 +1,10 @@
 """The dependency rule, read from the source (parsed, never imported).
 
 Only ``sportapp_core.adapters`` and ``sportapp_core.schemas`` may import web, HTTP, database and
-server frameworks; the domain imports nothing of ours outside itself; the core imports no app.
+server frameworks; the domain imports nothing of ours outside itself; the core imports no app; and
+no app imports another, except the lab, which drives the stack (``ALLOWED_APP_IMPORTS``): the
+services talk to each other over HTTP only, and what a tool needs of a service it reads from the
+running process or its configuration file, never from its code.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ import pytest
 import sportapp_core
 
 CORE_ROOT = Path(sportapp_core.__file__).parent
+APPS_DIR = Path(__file__).resolve().parents[3] / "apps"
 FRAMEWORKS = frozenset(
     {"flask", "flask_restful", "requests", "sqlalchemy", "werkzeug", "gunicorn", "prometheus_client",
      "redis"}
 )
 APPS = frozenset(
-    {"sportapp_db", "sportapp_registro", "sportapp_consulta", "sportapp_monitor", "sportapp_stack"}
+    {"sportapp_db", "sportapp_registro", "sportapp_consulta", "sportapp_monitor", "sportapp_stack",
+     "sportapp_lab"}
 )
+# The only imports from one app into another: the lab starts, faults and stops stacks.
+ALLOWED_APP_IMPORTS = {"sportapp_lab": frozenset({"sportapp_stack"})}
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,24 @@ class Module:
         return self.name if self.is_package else self.name.rpartition(".")[0]
 
 
-def core_modules() -> list[Module]:
+def package_modules(root: Path) -> list[Module]:
+    """Every module of the package whose folder is ``root``."""
     modules = []
-    for path in sorted(CORE_ROOT.rglob("*.py")):
-        parts = path.relative_to(CORE_ROOT.parent).with_suffix("").parts
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
         is_package = parts[-1] == "__init__"
         name = ".".join(parts[:-1] if is_package else parts)
         modules.append(Module(name, is_package, path.read_text(encoding="utf-8")))
     return modules
+
+
+def core_modules() -> list[Module]:
+    return package_modules(CORE_ROOT)
+
+
+def app_modules() -> list[Module]:
+    """Every module of every app under ``apps/*/src``."""
+    return [module for root in sorted(APPS_DIR.glob("*/src/sportapp_*")) for module in package_modules(root)]
 
 
 def imported_names(module: Module) -> Iterator[str]:
@@ -72,6 +89,13 @@ def framework_imports(module: Module) -> set[str]:
 def app_imports(module: Module) -> set[str]:
     """The apps ``module`` imports."""
     return {name for name in imported_names(module) if name.split(".")[0] in APPS}
+
+
+def foreign_app_imports(module: Module) -> set[str]:
+    """What ``module`` (of an app) imports from another app that it is not allowed to."""
+    own = module.name.split(".")[0]
+    allowed = {own} | ALLOWED_APP_IMPORTS.get(own, frozenset())
+    return {name for name in app_imports(module) if name.split(".")[0] not in allowed}
 
 
 def imports_outside(module: Module, allowed_package: str) -> set[str]:
@@ -119,6 +143,15 @@ def test_domain_imports_nothing_of_ours_outside_itself(module: Module) -> None:
 @pytest.mark.parametrize("module", core_modules(), ids=lambda m: m.name)
 def test_the_core_imports_no_app(module: Module) -> None:
     assert app_imports(module) == set()
+
+
+def test_the_walk_sees_every_app() -> None:
+    assert {module.name.split(".")[0] for module in app_modules()} == APPS
+
+
+@pytest.mark.parametrize("module", app_modules(), ids=lambda m: m.name)
+def test_no_app_imports_another(module: Module) -> None:
+    assert foreign_app_imports(module) == set()
 
 
 # --- The checks themselves must be able to fail. ---
@@ -181,3 +214,18 @@ def test_app_check_finds_an_app_import() -> None:
     assert app_imports(synthetic("from sportapp_registro.bootstrap import build")) == {
         "sportapp_registro.bootstrap.build"
     }
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "found"),
+    [
+        ("from sportapp_registro.settings import RegistroSettings", "sportapp_lab.experiment",
+         {"sportapp_registro.settings.RegistroSettings"}),
+        ("import sportapp_lab.load", "sportapp_stack.cli", {"sportapp_lab.load"}),
+        ("from sportapp_db import create_app", "sportapp_monitor.watch", {"sportapp_db.create_app"}),
+        ("from sportapp_stack.stack import Stack", "sportapp_lab.experiment", set()),
+        ("from sportapp_registro.resources import Register", "sportapp_registro", set()),
+    ],
+)
+def test_app_to_app_check_allows_only_the_lab_on_the_stack(source: str, name: str, found: set[str]) -> None:
+    assert foreign_app_imports(synthetic(source, name=name)) == found

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from sportapp_core.domain import EmailAddress, EmailTaken, NewUser, Password, UserRegistered
+from sportapp_core.ports import IdempotencyRecord
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.ports import IdempotencyRecord
 from tests.fakes import EPOCH, FakeClock, FakeHasher, FakeTimer, FakeUnitOfWorkFactory
 
 

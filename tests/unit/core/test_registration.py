@@ -14,6 +14,7 @@ from sportapp_core.domain import (
     Password,
     UserRegistered,
 )
+from sportapp_core.ports import Recorded
 from sportapp_core.services import (
     RegisterUser,
     Registration,
@@ -21,7 +22,6 @@ from sportapp_core.services import (
     register_user,
 )
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.ports import Recorded
 from tests.fakes import FakeClock, FakeHasher, FakeUnitOfWorkFactory
 
 PASSWORD = "correct-horse-battery"

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from sportapp_core.adapters.redis_streams import ReorderBuffer, decode, encode, entry_id, position_of
-from sportapp_core.services.ports import StoredEvent
+from sportapp_core.ports import StoredEvent
 from sportapp_core.services.relay import Relay, RelaySettings
 from tests.fakes import FakeUnitOfWorkFactory, FakeWriteStore
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sportapp_core.adapters.web.settings import SettingsError, settings_from_env
+from sportapp_core.adapters.settings import SettingsError, settings_from_env
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_upstream
-from sportapp_core.adapters.web.settings import settings_from_env
+from sportapp_core.adapters.settings import settings_from_env
 from sportapp_monitor.settings import MonitorSettings
+from sportapp_ops.nginx import Instance, UpstreamRoute, render_upstream
 from sportapp_stack import compose
 from sportapp_stack.cli import main
 from sportapp_stack.config import StackConfig
@@ -327,7 +327,7 @@ def test_the_scale_out_file_puts_the_stores_on_postgresql_and_runs_two_consultas
     assert scale["consulta"]["deploy"]["replicas"] == 2
     assert scale["db"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     # The driver goes into the image as an extra of sportapp-core, through a build argument.
-    assert set(dockerfile_args()["CORE_EXTRAS"].split(",")) == {"web", "ops"}
+    assert set(dockerfile_args()["CORE_EXTRAS"].split(",")) == {"web"}
     declared = set(core_extras())
     for name in ("db", "consulta"):
         extras = set(scale[name]["build"]["args"]["CORE_EXTRAS"].split(","))

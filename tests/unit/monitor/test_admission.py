@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sportapp_core.adapters.event_log import EventLog, read_events
-from sportapp_core.adapters.nginx import read_admission, render_admission
 from sportapp_monitor.admission import GatewayAdmission
+from sportapp_ops.event_log import EventLog, read_events
+from sportapp_ops.nginx import read_admission, render_admission
 from tests.conftest import REPO
 
 TEMPLATE = REPO / "infra" / "nginx" / "registro-admission.conf.j2"

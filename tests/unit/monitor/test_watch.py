@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from sportapp_core.adapters.event_log import EventLog, read_events
 from sportapp_core.adapters.http.session import REFUSED
-from sportapp_core.adapters.nginx import Instance, NginxConfigError, UpstreamRoute
 from sportapp_core.health import FailoverPolicy
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import ProbeResult
 from sportapp_monitor.watch import Monitor, SwitchNotSeenLive
+from sportapp_ops.event_log import EventLog, read_events
+from sportapp_ops.nginx import Instance, NginxConfigError, UpstreamRoute
 
 PRIMARY, BACKUP = "registro-primary", "registro-backup"
 INSTANCES = {PRIMARY: Instance(PRIMARY, "127.0.0.1:1"), BACKUP: Instance(BACKUP, "127.0.0.1:2")}

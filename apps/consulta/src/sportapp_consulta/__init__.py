@@ -12,14 +12,11 @@ from sportapp_consulta.bootstrap import Services, bootstrap
 from sportapp_consulta.projector import ProjectorThread
 from sportapp_consulta.resources import EmailCheck, User, UserList
 from sportapp_consulta.settings import ConsultaSettings
-from sportapp_core.adapters.web.observability import (
-    HttpMetrics,
-    configure_logging,
-    install_observability,
-)
+from sportapp_core.adapters.json_logs import configure_logging
+from sportapp_core.adapters.settings import settings_from_env
+from sportapp_core.adapters.web.observability import HttpMetrics, install_observability
 from sportapp_core.adapters.web.probes import install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
-from sportapp_core.adapters.web.settings import settings_from_env
 
 PROJECTOR_EXTENSION = "sportapp_projector"
 

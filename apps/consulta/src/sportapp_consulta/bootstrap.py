@@ -22,10 +22,9 @@ from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
 from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
-from sportapp_core.services.ports import Clock
+from sportapp_core.ports import Clock, EventSource
 from sportapp_core.services.projection import (
     USERS_PROJECTION,
-    EventSource,
     ProjectionSettings,
     Projector,
     projection_report,

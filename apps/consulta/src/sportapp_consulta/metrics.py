@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from sportapp_core.services.projection import ProjectionStatus
+from sportapp_core.ports import ProjectionStatus
 
 
 class ProjectionMetrics:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from sportapp_core.services.projection import ProjectionStatus, Projector
+from sportapp_core.ports import ProjectionStatus
+from sportapp_core.services.projection import Projector
 
 
 class ProjectorThread:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sportapp_core.adapters.web.settings import SettingsError
+from sportapp_core.adapters.settings import SettingsError
 
 EVENT_TRANSPORTS = ("http", "redis")
 

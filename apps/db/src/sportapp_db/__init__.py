@@ -8,14 +8,11 @@ from typing import Any
 
 from flask import Flask
 
-from sportapp_core.adapters.web.observability import (
-    HttpMetrics,
-    configure_logging,
-    install_observability,
-)
+from sportapp_core.adapters.json_logs import configure_logging
+from sportapp_core.adapters.settings import settings_from_env
+from sportapp_core.adapters.web.observability import HttpMetrics, install_observability
 from sportapp_core.adapters.web.probes import install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
-from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_core.db_schemas import EVENT_STREAM_PATH, EVENTS_PATH, USERS_PATH
 from sportapp_db.bootstrap import Services, bootstrap
 from sportapp_db.resources import Events, EventStream, User, UserList

@@ -12,9 +12,9 @@ from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, creat
 from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
+from sportapp_core.ports import Clock, EventFeed
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.feed import NewEvents
-from sportapp_core.services.ports import Clock, EventFeed
 from sportapp_db.settings import DbSettings
 
 

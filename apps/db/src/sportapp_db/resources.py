@@ -18,10 +18,11 @@ from sportapp_core.db_schemas import (
     RecordRequestSchema,
     RecordResponseSchema,
 )
+from sportapp_core.ports import FeedBatch
 from sportapp_core.schemas import PageQuerySchema, UserPageSchema, UserSchema
 from sportapp_core.services import get_user, list_users
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.feed import FeedBatch, follow_feed, read_feed
+from sportapp_core.services.feed import follow_feed, read_feed
 from sportapp_db.bootstrap import Services
 
 # Built once: building a schema costs more than loading one body with it.

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sportapp_core.adapters.event_log import EventLog
-from sportapp_core.adapters.nginx import Nginx, render_admission
+from sportapp_ops.event_log import EventLog
+from sportapp_ops.nginx import Nginx, render_admission
 
 
 class GatewayAdmission:
@@ -28,7 +28,7 @@ class GatewayAdmission:
     def set_bounded(self, bounded: bool, *, reason: str) -> None:
         """Make the file say ``bounded`` and reload NGINX, even if the file says so already: a
         monitor killed between writing the file and the reload left NGINX with the other one.
-        Raises :class:`~sportapp_core.adapters.nginx.NginxConfigError` if ``nginx -t`` refuses the
+        Raises :class:`~sportapp_ops.nginx.NginxConfigError` if ``nginx -t`` refuses the
         new file (the old one then stays, and NGINX keeps its configuration)."""
         self._nginx.replace_config(self._file, render_admission(self._template, bounded=bounded))
         self._nginx.reload()

@@ -11,11 +11,8 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from sportapp_core.adapters.event_log import EventLog
-from sportapp_core.adapters.nginx import Instance, Nginx
-from sportapp_core.adapters.supervisor import Supervisor
-from sportapp_core.adapters.web.observability import configure_logging
-from sportapp_core.adapters.web.settings import settings_from_env
+from sportapp_core.adapters.json_logs import configure_logging
+from sportapp_core.adapters.settings import settings_from_env
 from sportapp_core.health import FailoverPolicy
 from sportapp_monitor.admission import GatewayAdmission
 from sportapp_monitor.metrics import MonitorMetrics
@@ -24,6 +21,9 @@ from sportapp_monitor.settings import MonitorSettings
 from sportapp_monitor.status import create_status_app
 from sportapp_monitor.upstream import UpstreamSwitch
 from sportapp_monitor.watch import Monitor
+from sportapp_ops.event_log import EventLog
+from sportapp_ops.nginx import Instance, Nginx
+from sportapp_ops.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 

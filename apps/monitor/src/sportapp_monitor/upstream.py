@@ -7,15 +7,15 @@ from pathlib import Path
 
 import requests
 
-from sportapp_core.adapters.event_log import EventLog
-from sportapp_core.adapters.nginx import (
+from sportapp_monitor.watch import SwitchNotSeenLive
+from sportapp_ops.event_log import EventLog
+from sportapp_ops.nginx import (
     Instance,
     Nginx,
     UpstreamRoute,
     read_route,
     render_upstream,
 )
-from sportapp_monitor.watch import SwitchNotSeenLive
 
 GENERATION_HEADER = "X-Upstream-Generation"
 
@@ -75,7 +75,7 @@ class UpstreamSwitch:
         Raises :class:`SwitchNotSeenLive` when no answer through the gateway carries the new
         generation within the confirmation timeout.
 
-        Raises :class:`~sportapp_core.adapters.nginx.NginxConfigError` if NGINX refuses the new
+        Raises :class:`~sportapp_ops.nginx.NginxConfigError` if NGINX refuses the new
         file; the old file then stays in place and NGINX keeps its running configuration.
         """
         standby = current.active if current.active.name != to else current.standby

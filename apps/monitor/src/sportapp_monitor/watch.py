@@ -11,12 +11,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sportapp_core.adapters.event_log import EventLog
 from sportapp_core.adapters.http.session import REFUSED
-from sportapp_core.adapters.nginx import NginxConfigError, UpstreamRoute
 from sportapp_core.health import Decision, DecisionKind, EchoTracker, FailoverPolicy, TargetState
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import ProbeResult
+from sportapp_ops.event_log import EventLog
+from sportapp_ops.nginx import NginxConfigError, UpstreamRoute
 
 logger = logging.getLogger(__name__)
 

@@ -8,15 +8,12 @@ from typing import Any
 
 from flask import Flask
 
+from sportapp_core.adapters.json_logs import configure_logging
+from sportapp_core.adapters.settings import settings_from_env
 from sportapp_core.adapters.web.admission import AdmissionGate
-from sportapp_core.adapters.web.observability import (
-    HttpMetrics,
-    configure_logging,
-    install_observability,
-)
+from sportapp_core.adapters.web.observability import HttpMetrics, install_observability
 from sportapp_core.adapters.web.probes import HealthCheck, install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
-from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_registro.bootstrap import Services, bootstrap
 from sportapp_registro.faults import FAULT_PATH
 from sportapp_registro.metrics import RegistrationMetrics

@@ -11,7 +11,7 @@ from sportapp_core.adapters.http.db_client import DbServiceRegistrations
 from sportapp_core.adapters.http.session import ServiceClient
 from sportapp_core.adapters.web.admission import WaitAdmission
 from sportapp_core.adapters.work_slots import WorkSlots
-from sportapp_core.services.ports import PasswordHasher, RegistrationStore
+from sportapp_core.ports import PasswordHasher, RegistrationStore
 from sportapp_registro.faults import FaultSwitch, crash_like_the_seed
 from sportapp_registro.settings import RegistroSettings
 

@@ -45,6 +45,16 @@ class RegistrationMetrics:
             "Registrations admitted and not finished.",
             value=self._admission.admitted,
         )
+        yield GaugeMetricFamily(
+            "sportapp_registrations_admitted_max",
+            "Registrations admitted at once, at most (the threads not kept for probes).",
+            value=self._admission.max_admitted,
+        )
+        yield GaugeMetricFamily(
+            "sportapp_admission_budget_seconds",
+            "The longest predicted wait for a hash slot a registration is admitted with.",
+            value=self._admission.budget_s,
+        )
         yield CounterMetricFamily(
             "sportapp_registrations_refused",
             "Registrations refused at once (503) for a predicted wait over the budget.",

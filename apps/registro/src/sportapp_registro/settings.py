@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from sportapp_core.adapters.settings import settings_from_env
 from sportapp_core.adapters.web.gunicorn import service_settings
-from sportapp_core.adapters.web.settings import settings_from_env
 
 # Threads kept free of registrations, for /ping, /health and /metrics.
 PROBE_THREADS = 8

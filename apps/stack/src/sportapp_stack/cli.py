@@ -1,11 +1,13 @@
-"""``sportapp``: the local stack (``up``, ``status``, ``down``, ``logs``), the experiment
-(``experiment``, ``report``) and the gateway's files for Docker Compose (``compose-files``)."""
+"""``sportapp``: the local stack (``up``, ``status``, ``down``, ``logs``) and the gateway's files for
+Docker Compose (``compose-files``). Other packages add commands of their own through the
+``sportapp.commands`` entry points: the lab (``sportapp_lab``) adds ``experiment`` and ``report``."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +16,6 @@ import click
 from sportapp_stack.backends import new_run_id, stores_dropped_on_failure, with_backend
 from sportapp_stack.compose import stale_compose_files, write_compose_files
 from sportapp_stack.config import BACKENDS, ConfigError, StackConfig, find_nginx, find_root
-from sportapp_stack.experiment.command import experiment, report
 from sportapp_stack.stack import SUPERVISORD_LOG_PART, Stack, StackError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,5 +208,10 @@ def _print_rows(parts: list[Any]) -> None:
         click.echo(f"{part.name:<18}{part.state:<10}{pid:>8}  {part.health}  {part.health_url}")
 
 
-main.add_command(experiment)
-main.add_command(report)
+def _add_installed_commands(group: click.Group) -> None:
+    # The stack needs none of them; a package installed beside it (the lab) brings its own.
+    for entry in entry_points(group="sportapp.commands"):
+        group.add_command(entry.load(), entry.name)
+
+
+_add_installed_commands(main)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_admission, render_upstream
+from sportapp_ops.nginx import Instance, UpstreamRoute, render_admission, render_upstream
 from sportapp_stack.config import StackConfig
 from sportapp_stack.openapi import openapi_text
 from sportapp_stack.render import render_gateway

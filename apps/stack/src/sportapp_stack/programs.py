@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import runpy
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sportapp_stack.config import HOST, StackConfig
 
@@ -161,7 +163,19 @@ def _registro(config: StackConfig, instance: str, port: int) -> Program:
 
 def _gunicorn(config: StackConfig, app: str) -> tuple[str, ...]:
     # The interpreter running `sportapp` is the venv's, so gunicorn and the apps import from it.
-    return (sys.executable, "-m", "gunicorn", "-c", str(config.root / "apps" / app / "gunicorn.conf.py"))
+    return (sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf(config.root, app)))
+
+
+def gunicorn_conf(root: Path, app: str) -> Path:
+    """The gunicorn configuration file the stack starts ``app`` with."""
+    return root / "apps" / app / "gunicorn.conf.py"
+
+
+def worker_settings(root: Path, app: str) -> dict[str, Any]:
+    """``app``'s gunicorn worker model (class, processes, threads), read from its configuration
+    file as gunicorn reads it, in this process's environment, which the stack's programs inherit."""
+    settings = runpy.run_path(str(gunicorn_conf(root, app)))
+    return {name: settings[name] for name in ("worker_class", "workers", "threads")}
 
 
 def _service_env(config: StackConfig, instance: str, port: int) -> dict[str, str]:

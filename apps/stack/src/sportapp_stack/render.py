@@ -13,9 +13,9 @@ from pathlib import Path
 import jinja2
 
 from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
-from sportapp_core.adapters.nginx import Instance, UpstreamRoute, render_upstream
 from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.domain import Password
+from sportapp_ops.nginx import Instance, UpstreamRoute, render_upstream
 from sportapp_stack.config import HOST, StackConfig
 from sportapp_stack.programs import Program
 

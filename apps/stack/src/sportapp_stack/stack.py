@@ -25,8 +25,8 @@ from typing import Any
 import requests
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
-from sportapp_core.adapters.nginx import Nginx, NginxConfigError, render_admission, write_atomically
-from sportapp_core.adapters.supervisor import ProgramInfo, Supervisor
+from sportapp_ops.nginx import Nginx, NginxConfigError, render_admission, write_atomically
+from sportapp_ops.supervisor import ProgramInfo, Supervisor
 from sportapp_stack.backends import drop_run_stores
 from sportapp_stack.config import HOST, STATE_FILE, StackConfig
 from sportapp_stack.openapi import write_openapi

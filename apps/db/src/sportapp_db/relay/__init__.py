@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sportapp_core.adapters.json_logs import configure_logging
 from sportapp_core.adapters.redis_streams import RedisStreamPublisher, connect
+from sportapp_core.adapters.settings import settings_from_env
 from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
-from sportapp_core.adapters.web.observability import configure_logging
-from sportapp_core.adapters.web.settings import settings_from_env
 from sportapp_core.services.relay import Relay, RelaySettings
 from sportapp_db.relay.settings import RelayProcessSettings
 

@@ -27,9 +27,8 @@ from typing import Any, cast
 
 import redis
 
+from sportapp_core.ports import FeedBatch, StoredEvent
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.feed import FeedBatch
-from sportapp_core.services.ports import StoredEvent
 
 REDIS = "redis"
 # A stream entry as the client gives it: its id and fields (None once deleted from the stream).

@@ -4,42 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator
 
-from sportapp_core.services.ports import EventFeed, StoredEvent
+from sportapp_core.ports import EventFeed, EventSignal, FeedBatch
 
 # With no signal from the writers, a waiting reader looks at the outbox this often.
 POLL_INTERVAL_S = 0.02
 # With a signal, it still looks this often: writers in other processes do not signal it.
 SIGNALLED_POLL_INTERVAL_S = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class FeedBatch:
-    """Events after a position, and the newest position when they were read."""
-
-    events: Sequence[StoredEvent]
-    head: int
-
-
-class EventSignal(Protocol):
-    """Tells waiting readers that a writer of this process committed events."""
-
-    @property
-    def generation(self) -> int:
-        """A number that changes every time events are committed."""
-        ...
-
-    def wait(self, since: int, timeout_s: float) -> None:
-        """Return once :attr:`generation` differs from ``since``, or after ``timeout_s``."""
-        ...
-
-    @property
-    def closed(self) -> bool:
-        """True once the process stops: readers stop waiting, followers end their streams."""
-        ...
 
 
 class NewEvents:

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from sportapp_core.domain import EmailAddress, InvalidEmail, User, UserNotFound
-from sportapp_core.services.ports import Page, UnitOfWorkFactory
+from sportapp_core.ports import EmailRegistry, Page, UnitOfWorkFactory
 
 MAX_PAGE_SIZE = 100
-
-
-class EmailRegistry(Protocol):
-    """Anything that knows whether an address is taken: the write store or a read model."""
-
-    def is_registered(self, email: EmailAddress) -> bool:
-        """Whether ``email`` is taken."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

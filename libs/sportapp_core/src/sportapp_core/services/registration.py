@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sportapp_core.domain import EmailAddress, IdempotencyKeyReused, NewUser, Password, User
-from sportapp_core.services.ports import PasswordHasher, RegistrationStore
+from sportapp_core.ports import PasswordHasher, RegistrationStore
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 

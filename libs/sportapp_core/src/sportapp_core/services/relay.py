@@ -9,30 +9,14 @@ Streams with entry ids derived from positions) turns "at least once" into "exact
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from sportapp_core.ports import EventFeed, EventPublisher, Stopper
 from sportapp_core.services.feed import read_feed
-from sportapp_core.services.ports import EventFeed, StoredEvent
-from sportapp_core.services.projection import Backoff, Stopper
+from sportapp_core.services.projection import Backoff
 
 logger = logging.getLogger(__name__)
-
-
-class EventPublisher(Protocol):
-    """Where the relay publishes: an ordered log of events keyed by their outbox position."""
-
-    def last_position(self) -> int:
-        """The position of the newest event the transport holds (0 when it holds none)."""
-        ...
-
-    def publish(self, events: Sequence[StoredEvent]) -> int:
-        """Append ``events`` (consecutive positions, in order); return the newest position held.
-
-        Events the transport already holds are skipped, not appended twice.
-        """
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,18 +6,13 @@ import logging
 from collections.abc import Callable
 
 from sportapp_core.domain import IdempotencyKeyReused, NewUser, UserRegistered
-from sportapp_core.services.ports import (
-    Clock,
-    IdempotencyRecord,
-    Recorded,
-    UnitOfWorkFactory,
-)
+from sportapp_core.ports import Clock, IdempotencyRecord, Recorded, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
 
 class WriteStoreRegistrations:
-    """The :class:`~sportapp_core.services.ports.RegistrationStore` of the service that owns the store.
+    """The :class:`~sportapp_core.ports.RegistrationStore` of the service that owns the store.
 
     A registration is one writing transaction: the key's record is read first (a key that already
     produced a user is a replay, or a reuse for another address), then the user goes in (the

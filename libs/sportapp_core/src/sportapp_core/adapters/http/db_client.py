@@ -12,8 +12,8 @@ from sportapp_core.adapters.http.session import ServiceClient, ServiceResponse, 
 from sportapp_core.adapters.request_context import current_request_arrived
 from sportapp_core.db_schemas import USERS_PATH, RecordResponseSchema, record_request
 from sportapp_core.domain import DomainError, EmailTaken, IdempotencyKeyReused, NewUser, User
+from sportapp_core.ports import Recorded
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.ports import Recorded
 
 DEPENDENCY = "db"
 

@@ -10,9 +10,8 @@ from marshmallow import ValidationError
 from sportapp_core.adapters.http.db_client import DEPENDENCY, UnexpectedResponse
 from sportapp_core.adapters.http.session import ServiceClient, ServiceStream, ServiceUnreachable
 from sportapp_core.db_schemas import EVENT_STREAM_PATH, EventPageSchema
+from sportapp_core.ports import FeedBatch, StoredEvent
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.feed import FeedBatch
-from sportapp_core.services.ports import StoredEvent
 
 # Built once: building a schema costs more than loading one answer with it.
 _EVENT_PAGE = EventPageSchema()

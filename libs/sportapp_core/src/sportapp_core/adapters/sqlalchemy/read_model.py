@@ -20,8 +20,8 @@ from sportapp_core.adapters.sqlalchemy.engine import store_unavailable, writing
 from sportapp_core.adapters.sqlalchemy.tables import Id
 from sportapp_core.adapters.sqlalchemy.types import UtcDateTime
 from sportapp_core.domain import UserRegistered
+from sportapp_core.ports import StoredPosition
 from sportapp_core.services.errors import DependencyUnavailable
-from sportapp_core.services.projection import StoredPosition
 
 READ_STORE = "read store"
 

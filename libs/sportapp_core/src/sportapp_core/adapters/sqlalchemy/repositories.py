@@ -21,7 +21,7 @@ from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
 from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
 from sportapp_core.domain import MAX_ID, EmailTaken, NewUser, User, UserRegistered
-from sportapp_core.services.ports import IdempotencyRecord, StoredEvent
+from sportapp_core.ports import IdempotencyRecord, StoredEvent
 
 WRITE_STORE = "write store"
 
