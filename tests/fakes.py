@@ -125,13 +125,12 @@ class FakeUserRepository:
 
     def add(self, new_user: NewUser, created_at: datetime) -> User:
         """Store ``new_user``; raise :class:`EmailTaken` if its canonical address is stored."""
-        if any(user.email_canonical == new_user.email.canonical for user in self._state.users.values()):
+        if any(user.email.canonical == new_user.email.canonical for user in self._state.users.values()):
             raise EmailTaken()
         self._state.last_user_id += 1
         user = User(
             id=self._state.last_user_id,
-            email=new_user.email.value,
-            email_canonical=new_user.email.canonical,
+            email=new_user.email,
             password_hash=new_user.password_hash,
             created_at=created_at,
         )

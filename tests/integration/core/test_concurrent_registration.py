@@ -39,7 +39,7 @@ def test_one_of_six_processes_recording_the_same_email_wins(
         [user] = uow.users.list(after=None, limit=10)
         events = uow.events.read_after(0, 10)
     assert user.id == winner_id
-    assert user.email_canonical == "ana@example.com"
+    assert user.email.canonical == "ana@example.com"
     assert [(event.position, event.payload["user_id"]) for event in events] == [(1, winner_id)]
     assert integrity_check(engine) == "ok"
 
@@ -80,7 +80,7 @@ def test_many_emails_from_several_processes_are_all_stored_with_gap_free_positio
         users = uow.users.list(after=None, limit=total + 1)
         events = uow.events.read_after(0, total + 1)
         head = uow.events.head()
-    assert sorted(user.email for user in users) == sorted(email for batch in batches for email in batch)
+    assert sorted(user.email.value for user in users) == sorted(email for batch in batches for email in batch)
     assert [event.position for event in events] == list(range(1, total + 1))
     assert head == total
     event_user_ids = [event.payload["user_id"] for event in events]

@@ -164,7 +164,7 @@ def test_a_sqlite_write_store_made_before_migrations_is_adopted_with_its_rows(
     assert revision(bare_engine, WRITE_STORE_SCHEMA) == head_revision(WRITE_STORE_SCHEMA)
     check_against_tables(bare_engine, WRITE_STORE_SCHEMA)
     with SqlAlchemyUnitOfWorkFactory(bare_engine)() as uow:
-        assert [user.email for user in uow.users.list(after=None, limit=10)] == ["ana@example.com"]
+        assert [user.email.value for user in uow.users.list(after=None, limit=10)] == ["ana@example.com"]
         assert [event.position for event in uow.events.read_after(0, 10)] == [1]
 
 

@@ -47,7 +47,7 @@ def write(uow_factory: SqlAlchemyUnitOfWorkFactory, writer: int, start: threadin
         with uow_factory(for_writing=True) as uow:
             email = EmailAddress.parse(f"writer{writer}-{index}@example.com")
             user = uow.users.add(NewUser(email, "fake$x"), EPOCH)
-            uow.outbox.append(UserRegistered(user.id, user.email, user.email_canonical, EPOCH), EPOCH)
+            uow.outbox.append(UserRegistered(user.id, user.email, EPOCH), EPOCH)
             time.sleep(hold.uniform(0, MAX_HOLD_S))
             if index % ROLLBACK_EVERY == ROLLBACK_EVERY - 1:
                 continue  # leaves the unit of work without a commit: rolled back

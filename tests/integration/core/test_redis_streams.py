@@ -17,7 +17,6 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from sportapp_core.adapters import redis_streams
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.redis_streams import (
     RedisStreamPublisher,
@@ -25,6 +24,7 @@ from sportapp_core.adapters.redis_streams import (
     StreamAppendStopped,
     connect,
     position_of,
+    publisher,
 )
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
@@ -194,7 +194,7 @@ def test_a_batch_that_would_leave_a_gap_appends_only_what_comes_before_it(
 def test_an_entry_redis_refuses_mid_batch_ends_the_batch_there(streams: Streams) -> None:
     # Through the publisher's own script, on the real server: the second entry has no fields, which
     # Redis refuses (as it would refuse any entry when out of memory); the third is valid.
-    append = streams.client.register_script(redis_streams._APPEND_IN_ORDER)
+    append = streams.client.register_script(publisher._APPEND_IN_ORDER)
 
     newest, stopped = append(
         keys=[streams.stream], args=[1, 1, "name", "first", 2, 0, 3, 1, "name", "third"]

@@ -11,7 +11,8 @@ import pytest
 
 from sportapp_lab.jmeter.jtl import read_jtl
 from sportapp_lab.jmeter.run import JMeterUnavailable, find_jmeter, run_jmeter
-from sportapp_lab.load import LoadConfig, LoadProgress, run_load, run_load_sync
+from sportapp_lab.load import LoadProgress, run_load, run_load_sync
+from sportapp_lab.workload import LoadConfig
 from tests.integration.lab.fake_api import FakeApi
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,10 @@ import pytest
 import requests
 
 from sportapp_lab.faults import switch_error_mode
-from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.load import run_load_sync
 from sportapp_lab.records import RequestRecord
 from sportapp_lab.verification import verify_registrations
+from sportapp_lab.workload import LoadConfig
 from sportapp_ops.event_log import read_events
 from sportapp_ops.nginx import read_route
 from sportapp_stack.redundancy import BACKUP, PRIMARY, monitor_status, wait_redundant

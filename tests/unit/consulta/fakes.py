@@ -48,8 +48,7 @@ class FakeFeed:
             position = len(self.events) + 1
             event = UserRegistered(
                 user_id=position,
-                email=email.value,
-                email_canonical=email.canonical,
+                email=email,
                 registered_at=self.clock.now(),
             )
             stored = StoredEvent(position, event.name, event.to_payload(), self.clock.now())

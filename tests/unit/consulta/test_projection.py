@@ -45,7 +45,7 @@ def test_registered_users_become_views(feed: FakeFeed, model: FakeReadModel) -> 
     added = projector(model, feed).run_once()
 
     assert added == 2
-    assert [user.email for user in model.users.values()] == ["ana@example.com", "bea@example.com"]
+    assert [user.email.value for user in model.users.values()] == ["ana@example.com", "bea@example.com"]
     assert model.position("users").position == 2
 
 

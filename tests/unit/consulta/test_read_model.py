@@ -27,8 +27,7 @@ def registered(user_id: int, raw_email: str) -> UserRegistered:
     email = EmailAddress.parse(raw_email)
     return UserRegistered(
         user_id=user_id,
-        email=email.value,
-        email_canonical=email.canonical,
+        email=email,
         registered_at=T0 + timedelta(seconds=user_id),
     )
 

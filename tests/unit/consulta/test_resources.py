@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sportapp_consulta import PROJECTOR_EXTENSION, create_app
-from sportapp_consulta.bootstrap import Services, bootstrap
+from sportapp_consulta.bootstrap import ConsultaComponents, bootstrap
 from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.services.projection import ProjectionSettings, Projector
 from tests.unit.consulta.fakes import FakeClock, FakeFeed
@@ -20,7 +20,7 @@ from tests.unit.consulta.fakes import FakeClock, FakeFeed
 PROBLEM = "application/problem+json"
 
 
-def build(tmp_path: Path, feed: FakeFeed, **config: Any) -> tuple[Flask, Services]:
+def build(tmp_path: Path, feed: FakeFeed, **config: Any) -> tuple[Flask, ConsultaComponents]:
     config = {"read_store_url": f"sqlite:///{tmp_path / 'consulta.db'}", "projector": False, **config}
     services = bootstrap(ConsultaSettings(**config), source=feed, clock=feed.clock)
     app = create_app(config, services=services)

@@ -130,7 +130,7 @@ def test_malformed_addresses_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidEmail) as caught:
         EmailAddress.parse(raw)
 
-    assert caught.value.field == "correo"
+    assert caught.value.field == "email"
     assert caught.value.detail
 
 

@@ -20,8 +20,8 @@ def test_uncommitted_writes_are_discarded() -> None:
     factory = FakeUnitOfWorkFactory()
     with factory(for_writing=True) as uow:
         user = uow.users.add(new_user(), EPOCH)
-        uow.outbox.append(UserRegistered(user.id, user.email, user.email_canonical, EPOCH), EPOCH)
-        uow.idempotency.add(IdempotencyRecord("k-1", user.email_canonical, user.id))
+        uow.outbox.append(UserRegistered(user.id, user.email, EPOCH), EPOCH)
+        uow.idempotency.add(IdempotencyRecord("k-1", user.email.canonical, user.id))
         assert uow.users.count() == 1, "a transaction sees its own writes"
 
     with factory() as uow:
@@ -38,7 +38,7 @@ def test_writes_after_the_last_commit_are_discarded() -> None:
             uow.users.add(new_user("ANA@example.com"), EPOCH)
 
     with factory() as uow:
-        assert [user.email for user in uow.users.list(after=None, limit=10)] == ["ana@example.com"]
+        assert [user.email.value for user in uow.users.list(after=None, limit=10)] == ["ana@example.com"]
 
 
 def test_committed_writes_are_seen_by_the_next_transaction() -> None:
@@ -57,7 +57,7 @@ def test_rolled_back_ids_and_positions_are_reused_so_none_is_skipped() -> None:
         uow.users.add(new_user("ana@example.com"), EPOCH)
     with factory(for_writing=True) as uow:
         user = uow.users.add(new_user("bea@example.com"), EPOCH)
-        position = uow.outbox.append(UserRegistered(user.id, user.email, user.email, EPOCH), EPOCH)
+        position = uow.outbox.append(UserRegistered(user.id, user.email, EPOCH), EPOCH)
         uow.commit()
 
     assert (user.id, position) == (1, 1)

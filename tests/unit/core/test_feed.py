@@ -125,7 +125,7 @@ def test_feed_never_shows_an_event_whose_transaction_rolled_back(
 ) -> None:
     register(store, "ana")
     with uow_factory(for_writing=True) as uow:
-        event = UserRegistered(2, "bea@example.com", "bea@example.com", EPOCH)
+        event = UserRegistered(2, EmailAddress.parse("bea@example.com"), EPOCH)
         assert uow.outbox.append(event, recorded_at=EPOCH) == 2
 
     batch = read_feed(uow_factory.feed, after=0, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)

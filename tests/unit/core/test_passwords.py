@@ -27,7 +27,7 @@ def test_passwords_shorter_than_8_characters_are_rejected(length: int) -> None:
     with pytest.raises(InvalidPassword, match="at least 8") as caught:
         PasswordPolicy().check(Password("x" * length))
 
-    assert caught.value.field == "clave"
+    assert caught.value.field == "password"
 
 
 @pytest.mark.parametrize("length", [129, 10_000])
@@ -47,7 +47,7 @@ def test_a_lone_surrogate_is_not_a_password() -> None:
     with pytest.raises(InvalidPassword, match="lone surrogates") as caught:
         PasswordPolicy().check(Password("long enough \ud800 secret"))
 
-    assert caught.value.field == "clave"
+    assert caught.value.field == "password"
 
 
 def test_policy_limits_can_be_changed() -> None:
@@ -118,8 +118,7 @@ def test_users_never_show_their_password_hash() -> None:
     password_hash = "fake$0123456789abcdef"
     user = User(
         id=1,
-        email="ana@example.com",
-        email_canonical="ana@example.com",
+        email=EmailAddress.parse("ana@example.com"),
         password_hash=password_hash,
         created_at=EPOCH,
     )

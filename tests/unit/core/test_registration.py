@@ -90,7 +90,7 @@ def test_registration_stores_the_user_with_its_address_normalised(
 
     assert registration.replayed is False
     user = registration.user
-    assert (user.email, user.email_canonical, user.created_at) == (
+    assert (user.email.value, user.email.canonical, user.created_at) == (
         "Ana@example.com",
         "ana@example.com",
         clock.now(),
@@ -128,7 +128,6 @@ def test_registration_publishes_one_user_registered_event_in_the_same_commit(
     assert UserRegistered.from_payload(event.payload) == UserRegistered(
         user_id=user.id,
         email=user.email,
-        email_canonical=user.email_canonical,
         registered_at=user.created_at,
     )
     assert user.password_hash not in str(event.payload)

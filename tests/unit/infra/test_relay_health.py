@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 
 from sportapp_stack.config import StackConfig
+from sportapp_stack.health import part_health
 from sportapp_stack.programs import Program, programs
-from sportapp_stack.stack import _check
 from tests.conftest import REPO
 
 
@@ -33,12 +33,12 @@ def test_a_relay_is_healthy_only_while_its_heartbeat_is_fresh(tmp_path: Path) ->
     relay = dataclasses.replace(relay_program(tmp_path), heartbeat_stale_after_s=10.0)
     assert relay.heartbeat_file is not None
     with requests.Session() as http:
-        never = _check(http, relay)
+        never = part_health(http, relay)
         relay.heartbeat_file.touch()
-        fresh = _check(http, relay)
+        fresh = part_health(http, relay)
         stale_at = time.time() - 30
         os.utime(relay.heartbeat_file, (stale_at, stale_at))
-        stale = _check(http, relay)
+        stale = part_health(http, relay)
 
     assert never == (False, "no heartbeat yet")
     assert fresh[0] is True

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sportapp_lab.analysis import (
-    Expectations,
-    build_report,
-    count_false_failovers,
-    failure_causes,
-    hypothesis_holds,
-    percentile,
-)
+from sportapp_lab.analysis import build_report, failure_causes, percentile
+from sportapp_lab.timings import count_false_failovers
+from sportapp_lab.verdict import Expectations, hypothesis_holds
 from tests.unit.lab.synthetic import (
     clean_verification,
     event,

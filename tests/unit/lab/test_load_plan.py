@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sportapp_lab.load import LoadConfig, plan_requests, registration_email
+from sportapp_lab.workload import LoadConfig, plan_requests, registration_email
 
 SPECIAL_USE_SUFFIXES = (".test", ".local", ".example", ".invalid", ".localhost", "example.com")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sportapp_lab.analysis import build_report, hypothesis_holds
+from sportapp_lab.analysis import build_report
 from sportapp_lab.report.markdown import write_report_md
 from sportapp_lab.report.plots import write_figures
+from sportapp_lab.verdict import hypothesis_holds
 from tests.unit.lab.synthetic import (
     clean_verification,
     failover_events,

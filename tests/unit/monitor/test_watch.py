@@ -16,7 +16,8 @@ from sportapp_core.adapters.http.session import REFUSED
 from sportapp_core.health import FailoverPolicy
 from sportapp_monitor.metrics import MonitorMetrics
 from sportapp_monitor.probes import ProbeResult
-from sportapp_monitor.watch import Monitor, SwitchNotSeenLive
+from sportapp_monitor.upstream import SwitchNotSeenLive
+from sportapp_monitor.watch import Monitor
 from sportapp_ops.event_log import EventLog, read_events
 from sportapp_ops.nginx import Instance, NginxConfigError, UpstreamRoute
 

@@ -13,7 +13,7 @@ from sportapp_core.adapters.work_slots import WorkSlots
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_registro import create_app
-from sportapp_registro.bootstrap import Services
+from sportapp_registro.bootstrap import RegistroComponents
 from sportapp_registro.faults import FaultSwitch
 from tests.fakes import FakeClock, FakeHasher, FakeUnitOfWorkFactory
 
@@ -27,7 +27,7 @@ class Harness:
         self.invalid_emails_seen = 0
         # Hashes "take" 1 s on one slot: one registration in flight, and the next would wait.
         self.admission = WaitAdmission(WorkSlots(1, job_s=1.0), budget_s=0.5, max_admitted=8)
-        services = Services(
+        services = RegistroComponents(
             instance="registro-primary",
             store=WriteStoreRegistrations(self.uow_factory, FakeClock()),
             hasher=FakeHasher(),

@@ -6,9 +6,16 @@ from flask_restful import Resource
 
 from sportapp_core.adapters.web.observability import HttpMetrics, install_observability
 from sportapp_core.adapters.web.probes import install_probes
-from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
+from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers, problem_from_exception
 from sportapp_core.adapters.web.requests import load_json
-from sportapp_core.domain import EmailTaken, IdempotencyKeyReused, UserNotFound
+from sportapp_core.domain import (
+    DomainError,
+    EmailTaken,
+    IdempotencyKeyReused,
+    InvalidEmail,
+    InvalidPassword,
+    UserNotFound,
+)
 from sportapp_core.schemas import RegistrationSchema
 from sportapp_core.services.errors import DependencyUnavailable
 
@@ -172,3 +179,17 @@ def test_metrics_count_requests(client) -> None:
     client.get("/nowhere")
 
     assert b"sportapp_http_requests_total" in client.get("/metrics").data
+
+
+@pytest.mark.parametrize(
+    ("error", "wire_field"),
+    [(InvalidEmail("not an address"), "correo"), (InvalidPassword("too short"), "clave")],
+)
+def test_a_domain_error_names_its_field_as_the_public_api_spells_it(
+    error: DomainError, wire_field: str
+) -> None:
+    # The domain says email and password; a client sent correo and clave.
+    problem = problem_from_exception(error)
+
+    assert error.field in {"email", "password"}
+    assert (problem.status, problem.errors) == (422, {wire_field: [error.detail]})

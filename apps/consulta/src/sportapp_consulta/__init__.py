@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from sportapp_consulta.bootstrap import Services, bootstrap
+from sportapp_consulta.bootstrap import ConsultaComponents, bootstrap
 from sportapp_consulta.projector import ProjectorThread
 from sportapp_consulta.resources import EmailCheck, User, UserList
 from sportapp_consulta.settings import ConsultaSettings
@@ -21,7 +21,7 @@ from sportapp_core.adapters.web.problems import ProblemApi, install_problem_hand
 PROJECTOR_EXTENSION = "sportapp_projector"
 
 
-def create_app(config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, services: ConsultaComponents | None = None) -> Flask:
     """Build a consulta instance. ``config`` overrides ``SPORTAPP_*`` settings (tests use it).
 
     With ``projector`` on, the projection starts on a daemon thread of this process (under gunicorn,

@@ -32,7 +32,7 @@ from sportapp_core.services.projection import (
 
 
 @dataclass(frozen=True)
-class Services:
+class ConsultaComponents:
     """What the resources and the probes need; ``projector`` is None when this process runs none.
 
     ``metrics_registry`` holds the projection's metrics; the app adds its HTTP metrics to it.
@@ -88,7 +88,7 @@ def event_source(settings: ConsultaSettings) -> EventSource:
 
 def bootstrap(
     settings: ConsultaSettings, *, source: EventSource | None = None, clock: Clock | None = None
-) -> Services:
+) -> ConsultaComponents:
     """Wire the adapters for ``settings``; tests pass a fake feed and clock. Runs in the worker,
     after gunicorn forks."""
     registry = CollectorRegistry()
@@ -110,7 +110,7 @@ def bootstrap(
             observer=ProjectionMetrics(registry),
         )
     views_engine = single_statement_engine(engine)
-    return Services(
+    return ConsultaComponents(
         engine=engine,
         read_model=read_model,
         views=ReadModelViews(engine, views_engine),

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_restful import Resource
 
-from sportapp_consulta.bootstrap import Services
+from sportapp_consulta.bootstrap import ConsultaComponents
 from sportapp_core.adapters.web.requests import load_query
 from sportapp_core.domain import UserNotFound
 from sportapp_core.schemas import (
@@ -27,7 +27,7 @@ _ELIGIBILITY = EligibilitySchema()
 
 
 class _ServiceResource(Resource):  # type: ignore[misc]
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ConsultaComponents) -> None:
         self.services = services
 
 

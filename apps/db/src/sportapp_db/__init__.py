@@ -14,12 +14,12 @@ from sportapp_core.adapters.web.observability import HttpMetrics, install_observ
 from sportapp_core.adapters.web.probes import install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
 from sportapp_core.db_schemas import EVENT_STREAM_PATH, EVENTS_PATH, USERS_PATH
-from sportapp_db.bootstrap import Services, bootstrap
+from sportapp_db.bootstrap import DbComponents, bootstrap
 from sportapp_db.resources import Events, EventStream, User, UserList
 from sportapp_db.settings import DbSettings
 
 
-def create_app(config: Mapping[str, Any] | None = None, services: Services | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None, services: DbComponents | None = None) -> Flask:
     """Build the db service. ``config`` overrides ``SPORTAPP_*`` settings (tests use it)."""
     settings = settings_from_env(DbSettings, os.environ, config)
     configure_logging(settings.instance, settings.log_level)

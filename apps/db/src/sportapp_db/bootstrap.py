@@ -19,8 +19,9 @@ from sportapp_db.settings import DbSettings
 
 
 @dataclass(frozen=True)
-class Services:
-    """What the resources need."""
+class DbComponents:
+    """What db's composition root wired for this process: the write store, the registrations use case
+    over it, the event feed and what wakes its followers, for the resources and probes."""
 
     uow_factory: SqlAlchemyUnitOfWorkFactory
     registrations: WriteStoreRegistrations
@@ -46,7 +47,7 @@ class Services:
             engine.dispose()
 
 
-def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
+def bootstrap(settings: DbSettings, clock: Clock | None = None) -> DbComponents:
     """Wire the adapters for ``settings``. Runs in the worker, after gunicorn forks.
 
     The store's schema is brought to its newest revision first: every worker does it, under a lock
@@ -58,7 +59,7 @@ def bootstrap(settings: DbSettings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     new_events = NewEvents()
     feed_engine = single_statement_engine(engine)
-    return Services(
+    return DbComponents(
         uow_factory=uow_factory,
         registrations=WriteStoreRegistrations(uow_factory, clock, on_commit=new_events.notify),
         clock=clock,

@@ -23,7 +23,7 @@ from sportapp_core.schemas import PageQuerySchema, UserPageSchema, UserSchema
 from sportapp_core.services import get_user, list_users
 from sportapp_core.services.errors import DependencyUnavailable
 from sportapp_core.services.feed import follow_feed, read_feed
-from sportapp_db.bootstrap import Services
+from sportapp_db.bootstrap import DbComponents
 
 # Built once: building a schema costs more than loading one body with it.
 _RECORD_REQUEST = RecordRequestSchema()
@@ -37,7 +37,7 @@ _EVENT_PAGE = EventPageSchema()
 
 
 class _ServiceResource(Resource):  # type: ignore[misc]
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: DbComponents) -> None:
         self.services = services
 
 

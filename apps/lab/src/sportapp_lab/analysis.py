@@ -34,12 +34,24 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sportapp_lab.records import GENERATOR_SATURATED, RequestRecord
+from sportapp_lab.timings import (
+    FALSE_FAILOVER_WINDOW_S,
+    away_ms,
+    count_false_failovers,
+    detection_ms,
+    failover_ms,
+    incidents_before_fault,
+    recovery_ms,
+    service_restored_ms,
+    startup_incidents,
+)
 
-FALSE_FAILOVER_WINDOW_S = 5.0
+# The report's figures from the monitor's events.
+MONITOR_FIGURES = ("failovers", "false_failovers", "failbacks", "startup_incidents", "incidents_before_fault")
+
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:
@@ -180,90 +192,6 @@ def failure_causes(records: Iterable[RequestRecord]) -> dict[str, Any]:
     return causes
 
 
-def detection_ms(fault: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> float | None:
-    """From the fault to the monitor's first ``down`` of its target; ``None`` if never seen."""
-    at = float(fault["t_mono"])
-    downs = [
-        float(e["t_mono"])
-        for e in events
-        if e.get("event") == "down" and e.get("target") == fault["target"] and float(e["t_mono"]) >= at
-    ]
-    return _ms(min(downs) - at) if downs else None
-
-
-def away_ms(fault: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> float | None:
-    """From the fault to the monitor's first ``up`` of its target after its ``down``; ``None`` if
-    it was never seen down, or never came back."""
-    at = float(fault["t_mono"])
-    detected = detection_ms(fault, events)
-    if detected is None:
-        return None
-    down_at = at + detected / 1000
-    ups = [
-        float(e["t_mono"])
-        for e in events
-        if e.get("event") == "up" and e.get("target") == fault["target"] and float(e["t_mono"]) > down_at
-    ]
-    return _ms(min(ups) - at) if ups else None
-
-
-def failover_ms(fault: Mapping[str, Any], records: Sequence[RequestRecord]) -> float | None:
-    """From the fault to the answer of the first successful registration another instance served."""
-    at = float(fault["t_mono"])
-    target = fault["target"]
-    registrations = [r for r in records if r.kind == "register" and not r.invalid_email and r.ok]
-    # Only an instance that was serving registrations can be failed over from.
-    if not any(r.served_by == target and r.sent_at < at for r in registrations):
-        return None
-    others = [
-        r.completed_at
-        for r in registrations
-        if r.sent_at >= at and r.served_by is not None and r.served_by != target
-    ]
-    return _ms(min(others) - at) if others else None
-
-
-def service_restored_ms(
-    fault: Mapping[str, Any], records: Sequence[RequestRecord], until: float = math.inf
-) -> float | None:
-    """From the fault to the first success after the last failure before ``until`` (0: none failed)."""
-    at = float(fault["t_mono"])
-    window = [r for r in records if r.was_sent and r.scheduled_at < until]
-    failures = [r for r in window if not r.ok and r.completed_at >= at]
-    if not failures:
-        return 0.0
-    last = max(failures, key=lambda r: r.scheduled_at)
-    after = [r.completed_at for r in window if r.ok and r.scheduled_at > last.scheduled_at]
-    return _ms(min(after) - at) if after else None
-
-
-def recovery_ms(
-    fault: Mapping[str, Any],
-    records: Sequence[RequestRecord],
-    events: Sequence[Mapping[str, Any]],
-    until: float = math.inf,
-) -> float | None:
-    """Registro: fault to the faulted instance ready again after its ``down`` (redundancy
-    restored); any other part: service restored."""
-    at = float(fault["t_mono"])
-    target = fault["target"]
-    if str(target).startswith("registro"):
-        downs = [
-            float(e["t_mono"])
-            for e in events
-            if e.get("event") == "down" and e.get("target") == target and float(e["t_mono"]) >= at
-        ]
-        if not downs:
-            return None
-        ready = [
-            float(e["t_mono"])
-            for e in events
-            if e.get("event") == "ready" and e.get("target") == target and float(e["t_mono"]) > min(downs)
-        ]
-        return _ms(min(ready) - at) if ready else None
-    return service_restored_ms(fault, records, until)
-
-
 def failures_by_phase(
     records: Iterable[RequestRecord], fault_at: float | None, recovered_at: float | None
 ) -> dict[str, Any]:
@@ -289,160 +217,6 @@ def failures_by_phase(
     }
 
 
-STARTUP_INCIDENTS = ("down", "restart_issued", "failover_started")
-
-
-def startup_incidents(events: Iterable[Mapping[str, Any]], load_started: float | None) -> int:
-    """Monitor events that say something failed before the load began (0 for a clean start)."""
-    if load_started is None:
-        return 0
-    return _incidents_between(events, -math.inf, load_started)
-
-
-def incidents_before_fault(
-    events: Iterable[Mapping[str, Any]], load_started: float | None, fault_at: float | None
-) -> int:
-    """Monitor events that say something failed while the load ran before any fault (0 expected)."""
-    if load_started is None:
-        return 0
-    return _incidents_between(events, load_started, math.inf if fault_at is None else float(fault_at))
-
-
-def _incidents_between(events: Iterable[Mapping[str, Any]], since: float, until: float) -> int:
-    return sum(
-        1
-        for event in events
-        if event.get("event") in STARTUP_INCIDENTS and since <= float(event["t_mono"]) < until
-    )
-
-
-def count_false_failovers(
-    events: Sequence[Mapping[str, Any]],
-    faults: Sequence[Mapping[str, Any]],
-    window_s: float = FALSE_FAILOVER_WINDOW_S,
-) -> int:
-    """Failovers that no injected fault on the instance failed over from explains."""
-    count = 0
-    for event in events:
-        if event.get("event") != "failover_started":
-            continue
-        at = float(event["t_mono"])
-        source = event.get("source", event.get("target"))
-        explained = any(
-            fault["target"] == source and at - window_s <= float(fault["t_mono"]) <= at
-            for fault in faults
-        )
-        count += not explained
-    return count
-
-
-# Checks of figures only the stores can give (the verification) ...
-STORE_CHECKS = (
-    "max_lost", "max_duplicated", "max_stored_unacknowledged", "max_refused_but_stored",
-    "max_id_mismatch", "max_unverifiable",
-)
-# ... and only the monitor's events can give.
-MONITOR_CHECKS = ("max_false_failovers", "max_startup_incidents", "max_incidents_before_fault")
-# The report's figures from the monitor's events.
-MONITOR_FIGURES = ("failovers", "false_failovers", "failbacks", "startup_incidents", "incidents_before_fault")
-
-
-@dataclass(frozen=True)
-class Expectations:
-    """The thresholds the hypothesis is held to; ``None`` leaves a figure unchecked."""
-
-    min_availability: float | None = 0.999
-    max_lost: int | None = 0
-    max_duplicated: int | None = 0
-    # A registration stored while its client was told it failed (a 5xx, a timeout): the wrong answer
-    # masking exists to prevent (the standby replays the key's 201). Expected of a run without it.
-    max_stored_unacknowledged: int | None = 0
-    max_refused_but_stored: int | None = 0
-    max_id_mismatch: int | None = 0
-    max_unverifiable: int | None = 0
-    max_false_failovers: int | None = 0
-    max_startup_incidents: int | None = 0
-    max_incidents_before_fault: int | None = 0
-    max_generator_saturated: int | None = 0
-    max_detection_ms: float | None = None
-    max_failover_ms: float | None = None
-    max_recovery_ms: float | None = None
-    max_p99_ms: float | None = None
-
-    def answerable_from_clients_alone(self) -> Expectations:
-        """These thresholds without the checks that need the stores or the monitor's events: what
-        a client's record of a run (a JTL from elsewhere) can answer, and nothing it cannot."""
-        return replace(self, **{name: None for name in STORE_CHECKS + MONITOR_CHECKS})
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> Expectations:
-        """Build from a mapping of field names (e.g. parsed from the CLI or a TOML file)."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown expectations {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**dict(values))
-
-
-def hypothesis_holds(
-    report: Mapping[str, Any], expect: Expectations | Mapping[str, Any] | None = None
-) -> list[str]:
-    """The checks ``report`` fails against ``expect`` (default :class:`Expectations`); empty: it held."""
-    if expect is None:
-        expect = Expectations()
-    elif not isinstance(expect, Expectations):
-        expect = Expectations.from_mapping(expect)
-    failed: list[str] = []
-
-    def at_least(name: str, value: float | None, bound: float | None, what: str) -> None:
-        if bound is None:
-            return
-        if value is None:
-            failed.append(f"{name} was not measured ({what})")
-        elif value < bound:
-            failed.append(f"{name} {value:.6g} < {bound:.6g} ({what})")
-
-    def at_most(name: str, value: float | None, bound: float | None, what: str) -> None:
-        if bound is None:
-            return
-        if value is None:
-            failed.append(f"{name} was not measured ({what})")
-        elif value > bound:
-            failed.append(f"{name} {value:.6g} > {bound:.6g} ({what})")
-
-    at_least("availability", report.get("availability"), expect.min_availability,
-             "share of registrations answered correctly")
-    at_most("registrations_lost", report.get("registrations_lost"), expect.max_lost,
-            "acknowledged but not stored")
-    at_most("registrations_duplicated", report.get("registrations_duplicated"), expect.max_duplicated,
-            "one registration stored more than once")
-    at_most("registrations_stored_unacknowledged", report.get("registrations_stored_unacknowledged"),
-            expect.max_stored_unacknowledged, "stored although the client saw a failure")
-    at_most("registrations_refused_but_stored", report.get("registrations_refused_but_stored"),
-            expect.max_refused_but_stored, "stored although the client was refused (4xx)")
-    at_most("registrations_id_mismatch", report.get("registrations_id_mismatch"), expect.max_id_mismatch,
-            "acknowledged with another user id than the one stored")
-    at_most("registrations_unverifiable", report.get("registrations_unverifiable"),
-            expect.max_unverifiable, "acknowledged without a recorded address to look up")
-    at_most("false_failovers", report.get("false_failovers"), expect.max_false_failovers,
-            "failovers without a fault")
-    at_most("startup_incidents", report.get("startup_incidents"), expect.max_startup_incidents,
-            "something failed before the load began: the stack did not start cleanly")
-    at_most("incidents_before_fault", report.get("incidents_before_fault"),
-            expect.max_incidents_before_fault,
-            "down, restart or failover during the load before any fault")
-    at_most("generator_saturated", report.get("generator_saturated"), expect.max_generator_saturated,
-            "the load generator could not keep its schedule: the run is not evidence")
-    at_most("latency_ms.p99", (report.get("latency_ms") or {}).get("p99"), expect.max_p99_ms,
-            "registration latency from the schedule")
-    if report.get("faults"):
-        at_most("detection_ms", report.get("detection_ms"), expect.max_detection_ms,
-                "fault to the monitor's down event")
-        at_most("failover_ms", report.get("failover_ms"), expect.max_failover_ms,
-                "fault to the first registration served elsewhere")
-        at_most("recovery_ms", report.get("recovery_ms"), expect.max_recovery_ms,
-                "fault to the instance ready again, or restored service")
-    return failed
 
 
 def _fault_report(
@@ -479,8 +253,6 @@ def _ratio(records: Sequence[RequestRecord]) -> float | None:
     return sum(1 for r in records if r.ok) / len(records)
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 1)
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from sportapp_lab.analysis import percentile
-from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.load import run_load_sync
 from sportapp_lab.records import RequestRecord
+from sportapp_lab.workload import LoadConfig
 
 P99_LIMIT_MS = 1000.0
 # A step must answer nearly everything: shedding (503) is the admission limit speaking, not service.

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sportapp_lab.analysis import MONITOR_FIGURES, Expectations, build_report, hypothesis_holds
+from sportapp_lab.analysis import MONITOR_FIGURES, build_report
 from sportapp_lab.experiment import (
     DEFAULT_LOAD_SHARE,
     ExperimentOptions,
@@ -28,6 +28,7 @@ from sportapp_lab.load import LoadProgress
 from sportapp_lab.records import write_records_csv
 from sportapp_lab.report.markdown import write_report_md
 from sportapp_lab.report.plots import write_figures
+from sportapp_lab.verdict import Expectations, hypothesis_holds
 from sportapp_stack.config import BACKENDS, ConfigError, find_root
 from sportapp_stack.stack import StackError
 

@@ -6,32 +6,32 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
-from sportapp_lab.analysis import Expectations, build_report, hypothesis_holds
+from sportapp_lab.analysis import build_report
 from sportapp_lab.capacity import Capacity, CapacityCache, measure_capacity
 from sportapp_lab.faults import SCENARIOS, FaultInjector, Scenario, ScenarioPlayer
 from sportapp_lab.jmeter.jtl import read_jtl
 from sportapp_lab.jmeter.run import run_jmeter
-from sportapp_lab.load import LoadConfig, LoadProgress, run_load_sync
+from sportapp_lab.load import LoadProgress, run_load_sync
 from sportapp_lab.metrics import registro_metrics
+from sportapp_lab.provenance import software_versions
 from sportapp_lab.records import RequestRecord, write_records_csv
 from sportapp_lab.report.markdown import write_report_md
 from sportapp_lab.report.plots import write_figures
+from sportapp_lab.verdict import Expectations, hypothesis_holds
 from sportapp_lab.verification import verify_registrations
+from sportapp_lab.workload import LoadConfig
 from sportapp_ops.event_log import read_events
 from sportapp_stack.backends import new_run_id, stores_dropped_on_failure, with_backend
-from sportapp_stack.config import PORT_FIELDS, StackConfig, find_nginx, free_ports
+from sportapp_stack.config import PORT_FIELDS, StackConfig, free_ports
 from sportapp_stack.programs import worker_settings
 from sportapp_stack.redundancy import NotRedundant, wait_redundant
 from sportapp_stack.stack import Stack
@@ -155,7 +155,7 @@ def run_experiment(
         verification=verification.counts(),
         read_model_lags_ms=verification.read_model_lags_ms,
         parameters=_parameters(options, rate, scenario, config, monitor_settings),
-        versions=_versions(),
+        versions=software_versions(),
     )
     report["capacity"] = capacity.as_dict() if capacity is not None else None
     report["rate_per_s"] = rate
@@ -322,27 +322,6 @@ def _parameters(
         "argon2": dataclasses.asdict(argon2),
         "expectations": dict(vars(options.expect)),
     }
-
-
-def _versions() -> dict[str, Any]:
-    packages = ["sportapp-core", "flask", "flask-restful", "marshmallow", "sqlalchemy", "gunicorn",
-                "argon2-cffi", "aiohttp", "supervisor"]
-    found: dict[str, Any] = {"python": platform.python_version(), "nginx": _nginx_version()}
-    for package in packages:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = None
-    found["cpus"] = os.cpu_count()
-    return found
-
-
-def _nginx_version() -> str | None:
-    try:
-        result = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True, timeout=5, check=False)
-    except OSError:
-        return None
-    return result.stderr.strip().split("/")[-1] or None
 
 
 def _write(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from sportapp_core.adapters.http.session import ServiceClient, ServiceUnreachable
 
@@ -72,3 +73,17 @@ class EchoProbe:
 
     def _miss(self, sent_at: float, reason: str) -> ProbeResult:
         return ProbeResult(self.target, sent_at, False, time.monotonic() - sent_at, reason)
+
+
+class Probe(Protocol):
+    """Pings one target (see :class:`~sportapp_monitor.probes.EchoProbe`)."""
+
+    target: str
+
+    def ping(self) -> ProbeResult:
+        """One ping/echo; never raises."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether the target's readiness check passes."""
+        ...

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Protocol
 
 import requests
 
-from sportapp_monitor.watch import SwitchNotSeenLive
 from sportapp_ops.event_log import EventLog
 from sportapp_ops.nginx import (
     Instance,
@@ -18,6 +18,28 @@ from sportapp_ops.nginx import (
 )
 
 GENERATION_HEADER = "X-Upstream-Generation"
+
+
+class SwitchNotSeenLive(Exception):
+    """The new route is written and NGINX was told to reload, but no answer through the gateway
+    carried its generation in time: whether the gateway serves it is not known."""
+
+    def __init__(self, route: UpstreamRoute) -> None:
+        super().__init__(f"generation {route.generation} not seen live")
+        self.route = route
+
+
+class Switch(Protocol):
+    """Changes where the gateway routes (see :class:`~sportapp_monitor.upstream.UpstreamSwitch`)."""
+
+    def adopt(self, default_active: str, default_standby: str) -> UpstreamRoute:
+        """The route the gateway has now."""
+        ...
+
+    def switch(self, current: UpstreamRoute, to: str) -> UpstreamRoute:
+        """Route to ``to`` and return the new, live route; :class:`SwitchNotSeenLive` when it was
+        written but never seen served."""
+        ...
 
 
 class UpstreamSwitch:

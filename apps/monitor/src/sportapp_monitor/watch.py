@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sportapp_core.adapters.http.session import REFUSED
 from sportapp_core.health import Decision, DecisionKind, EchoTracker, FailoverPolicy, TargetState
+from sportapp_monitor.admission import Admission, AdmissionFollower
 from sportapp_monitor.metrics import MonitorMetrics
-from sportapp_monitor.probes import ProbeResult
+from sportapp_monitor.probes import Probe, ProbeResult
+from sportapp_monitor.restarts import Restarter
+from sportapp_monitor.upstream import Switch, SwitchNotSeenLive
 from sportapp_ops.event_log import EventLog
 from sportapp_ops.nginx import NginxConfigError, UpstreamRoute
 
@@ -24,67 +26,12 @@ DEPENDENCY = "db"
 _STATE_VALUE = {TargetState.UP: 1, TargetState.DOWN: 0, TargetState.UNKNOWN: -1}
 
 
-class Probe(Protocol):
-    """Pings one target (see :class:`~sportapp_monitor.probes.EchoProbe`)."""
-
-    target: str
-
-    def ping(self) -> ProbeResult:
-        """One ping/echo; never raises."""
-        ...
-
-    def ready(self) -> bool:
-        """Whether the target's readiness check passes."""
-        ...
-
-
-class SwitchNotSeenLive(Exception):
-    """The new route is written and NGINX was told to reload, but no answer through the gateway
-    carried its generation in time: whether the gateway serves it is not known."""
-
-    def __init__(self, route: UpstreamRoute) -> None:
-        super().__init__(f"generation {route.generation} not seen live")
-        self.route = route
-
-
-class Switch(Protocol):
-    """Changes where the gateway routes (see :class:`~sportapp_monitor.upstream.UpstreamSwitch`)."""
-
-    def adopt(self, default_active: str, default_standby: str) -> UpstreamRoute:
-        """The route the gateway has now."""
-        ...
-
-    def switch(self, current: UpstreamRoute, to: str) -> UpstreamRoute:
-        """Route to ``to`` and return the new, live route; :class:`SwitchNotSeenLive` when it was
-        written but never seen served."""
-        ...
-
-
-class Admission(Protocol):
-    """Whether the gateway bounds registrations in flight (see
-    :class:`~sportapp_monitor.admission.GatewayAdmission`)."""
-
-    def set_bounded(self, bounded: bool, *, reason: str) -> None:
-        """Bound them or not, and reload the gateway; raises if that failed."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class Readiness:
     """One ``/health`` answer."""
 
     target: str
     ready: bool
-
-
-@dataclass
-class RestartBook:
-    """How often an instance was restarted lately, to back off when it keeps dying."""
-
-    attempts: int = 0
-    in_progress: bool = False
-    finished_at: float = 0.0
-    up_since: float | None = None
 
 
 class Monitor:
@@ -121,9 +68,6 @@ class Monitor:
         self._probes = probes
         self._dependency = dependency
         self._switch = switch
-        self._admission = admission
-        self._admission_lift_max_s = admission_lift_max_s
-        self._restart = restart
         self._events = events
         self._metrics = metrics
         # The instance that takes the registrations is pinged every ``interval_s``: its failure is
@@ -136,10 +80,6 @@ class Monitor:
         # Readiness (/health, which asks the instance's own dependencies) is dearer than an echo
         # and decides only which instance may take traffic, so it may be asked less often.
         self._readiness_interval_s = readiness_interval_s
-        self._backoff_s = restart_backoff_s
-        self._backoff_max_s = restart_backoff_max_s
-        self._grace_s = restart_grace_s
-        self._stable_after_s = stable_after_s
         self._lock = threading.RLock()
         started = time.monotonic()
         self.trackers = {
@@ -149,7 +89,6 @@ class Monitor:
             for name in [*probes, DEPENDENCY]
         }
         self.ready = dict.fromkeys(probes, False)
-        self.restarts = {name: RestartBook() for name in probes}
         self.route: UpstreamRoute | None = None
         self.switching = False
         self.decision: Decision | None = None
@@ -157,17 +96,16 @@ class Monitor:
         self._stop = threading.Event()
         self._pings = ThreadPoolExecutor(max_workers=4 * (len(probes) + 1), thread_name_prefix="ping")
         self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switch")
-        # The gateway's admission, followed from db's state: what was last applied (None: nothing
-        # yet, so the first wish is applied whatever the file says), whether a change is under way,
-        # and when one last failed (retried a second later). Its own thread: a switch waiting to
-        # see its generation live must not delay lifting the bound while db restarts.
-        self._admission_applied: bool | None = None
-        self._admission_pending = False
-        self._admission_failed_at = -math.inf
-        self._db_down_since: float | None = None
-        self._db_went_down_refusing = False
-        self._admission_actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="admission")
-        self._restarter = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="restart")
+        # The gateway's bound on registrations in flight, following db's state.
+        self._admission = (
+            None if admission is None
+            else AdmissionFollower(admission, events=events, metrics=metrics, lift_max_s=admission_lift_max_s)
+        )
+        self.restarts = Restarter(
+            probes, restart, events=events, metrics=metrics, stop=self._stop,
+            backoff_s=restart_backoff_s, backoff_max_s=restart_backoff_max_s,
+            grace_s=restart_grace_s, stable_after_s=stable_after_s,
+        )
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -206,8 +144,9 @@ class Monitor:
         finally:
             self._pings.shutdown(wait=False, cancel_futures=True)
             self._actions.shutdown(wait=True)
-            self._admission_actions.shutdown(wait=True)
-            self._restarter.shutdown(wait=False, cancel_futures=True)
+            if self._admission is not None:
+                self._admission.close()
+            self.restarts.close()
 
     def stop(self) -> None:
         """Ask the loop to end."""
@@ -265,23 +204,18 @@ class Monitor:
             transition.current.value, target=result.target, reason=transition.reason,
             first_miss_t_mono=tracker.first_miss_at,
         )
-        if result.target == DEPENDENCY:
-            # How db went down decides the gateway's admission while it stays down (the misses
-            # after it, while db starts again, are timeouts: its socket is back, its worker not).
-            down = transition.current is TargetState.DOWN
-            with self._lock:
-                self._db_down_since = now if down else None
-                self._db_went_down_refusing = down and tracker.last_miss_reason == REFUSED
-        book = self.restarts.get(result.target)
-        if book is None:
+        if result.target == DEPENDENCY and self._admission is not None:
+            self._admission.db_changed(
+                transition.current, now, refused=tracker.last_miss_reason == REFUSED
+            )
+        if result.target not in self.restarts.books:
             return
         if transition.current is TargetState.DOWN:
             with self._lock:
                 self.ready[result.target] = False
-            book.up_since = None
-            self._schedule_restart(result.target)
+            self.restarts.went_down(result.target)
         elif transition.current is TargetState.UP:
-            book.up_since = now
+            self.restarts.came_up(result.target, now)
 
     def _handle_readiness(self, result: Readiness) -> None:
         with self._lock:
@@ -292,19 +226,9 @@ class Monitor:
 
     def _act(self) -> None:
         now = time.monotonic()
-        self._follow_dependency(now)
-        for name, book in self.restarts.items():
-            if book.up_since is not None and now - book.up_since >= self._stable_after_s:
-                book.attempts = 0
-            # A restarted instance that never came up (it crashes again at start) gets another
-            # restart once its grace has passed, with the back-off growing each time.
-            if (
-                self.trackers[name].state is TargetState.DOWN
-                and not book.in_progress
-                and book.finished_at
-                and now - book.finished_at >= self._grace_s
-            ):
-                self._schedule_restart(name)
+        if self._admission is not None:
+            self._admission.follow(self.trackers[DEPENDENCY].state, now)
+        self.restarts.tick(now, lambda name: self.trackers[name].state is TargetState.DOWN)
         with self._lock:
             if self.switching or self.route is None:
                 return
@@ -325,61 +249,6 @@ class Monitor:
             self._actions.submit(self._perform_switch, decision)
 
     # --- actions (in their own threads) --------------------------------------------------
-
-    def _admission_wanted(self, now: float) -> tuple[bool, str] | None:
-        """Whether the gateway should bound registrations in flight now, and why; None to leave it.
-
-        Unbounded only while db is down because it refuses connections (its process is gone: it
-        restarts) and for at most ``admission_lift_max_s``: a db that is merely slow (timeouts, as
-        when the machine is flooded) keeps the bound that sheds the flood, and one away for longer
-        than registro would hold a registration gets the bound back, so that newcomers are refused
-        at the gateway instead of being hashed for nothing. A db never seen yet leaves it alone.
-        """
-        tracker = self.trackers[DEPENDENCY]
-        if tracker.state is TargetState.UNKNOWN:
-            return None
-        if tracker.state is TargetState.UP:
-            return True, "db up"
-        down_since = self._db_down_since
-        if not self._db_went_down_refusing:
-            return True, "db down, but answering connections (slow, not restarting)"
-        if down_since is not None and now - down_since > self._admission_lift_max_s:
-            return True, f"db down for more than {self._admission_lift_max_s:g} s"
-        return False, "db down (refused): restarting"
-
-    def _follow_dependency(self, now: float) -> None:
-        """Apply the admission wanted, from the loop thread; a failed change is retried 1 s later."""
-        if self._admission is None:
-            return
-        with self._lock:
-            wanted = self._admission_wanted(now)
-            if (
-                wanted is None
-                or wanted[0] is self._admission_applied
-                or self._admission_pending
-                or now - self._admission_failed_at < 1.0
-            ):
-                return
-            self._admission_pending = True
-        self._admission_actions.submit(self._apply_admission, *wanted)
-
-    def _apply_admission(self, bounded: bool, reason: str) -> None:
-        assert self._admission is not None
-        try:
-            self._admission.set_bounded(bounded, reason=reason)
-        except Exception as error:  # the monitor must outlive a refused or failed reload
-            self._events.record(
-                "alert", message="the gateway's admission could not follow db", detail=repr(error)[:500]
-            )
-            logger.exception("admission change failed")
-            with self._lock:
-                self._admission_pending = False
-                self._admission_failed_at = time.monotonic()
-            return
-        self._metrics.reloads.inc()
-        with self._lock:
-            self._admission_applied = bounded
-            self._admission_pending = False
 
     def _perform_switch(self, decision: Decision) -> None:
         with self._lock:
@@ -423,38 +292,6 @@ class Monitor:
         outcome = "done" if seen_live else "unconfirmed"
         self._events.record(f"{kind}_{outcome}", active=route.active.name, generation=route.generation)
 
-    def _schedule_restart(self, name: str) -> None:
-        book = self.restarts[name]
-        if book.in_progress:
-            return
-        if self._restart is None:
-            self._events.record("restart_unavailable", target=name)
-            book.finished_at = time.monotonic()
-            return
-        delay = 0.0 if book.attempts == 0 else min(
-            self._backoff_max_s, self._backoff_s * 2 ** (book.attempts - 1)
-        )
-        book.attempts += 1
-        book.in_progress = True
-        self._restarter.submit(self._perform_restart, name, delay, book.attempts)
-
-    def _perform_restart(self, name: str, delay: float, attempt: int) -> None:
-        book = self.restarts[name]
-        try:
-            if delay and self._stop.wait(delay):
-                return
-            self._events.record("restart_issued", target=name, attempt=attempt, delay_s=delay)
-            self._metrics.restarts.labels(name).inc()
-            assert self._restart is not None
-            self._restart(name)
-            self._events.record("restart_done", target=name, attempt=attempt)
-        except Exception as error:  # a failed restart is retried after the grace period
-            self._events.record("restart_failed", target=name, detail=repr(error)[:300])
-            logger.exception("restart of %s failed", name)
-        finally:
-            book.finished_at = time.monotonic()
-            book.in_progress = False
-
     # --- reporting --------------------------------------------------------------------------
 
     def _show_route(self, route: UpstreamRoute) -> None:
@@ -474,7 +311,7 @@ class Monitor:
                     "consecutive_misses": tracker.consecutive_misses,
                     "consecutive_echoes": tracker.consecutive_echoes,
                     "last_miss_reason": tracker.last_miss_reason,
-                    "restarts": self.restarts[name].attempts if name in self.restarts else None,
+                    "restarts": self.restarts.attempts(name),
                 }
                 for name, tracker in self.trackers.items()
             }

@@ -14,7 +14,7 @@ from sportapp_core.adapters.web.admission import AdmissionGate
 from sportapp_core.adapters.web.observability import HttpMetrics, install_observability
 from sportapp_core.adapters.web.probes import HealthCheck, install_probes
 from sportapp_core.adapters.web.problems import ProblemApi, install_problem_handlers
-from sportapp_registro.bootstrap import Services, bootstrap
+from sportapp_registro.bootstrap import RegistroComponents, bootstrap
 from sportapp_registro.faults import FAULT_PATH
 from sportapp_registro.metrics import RegistrationMetrics
 from sportapp_registro.resources import REGISTER_PATH, FaultMode, Register
@@ -23,7 +23,7 @@ from sportapp_registro.settings import RegistroSettings
 
 def create_app(
     config: Mapping[str, Any] | None = None,
-    services: Services | None = None,
+    services: RegistroComponents | None = None,
     health_checks: Mapping[str, HealthCheck] | None = None,
 ) -> Flask:
     """Build a registro instance. ``config`` overrides ``SPORTAPP_*`` settings (tests use it)."""

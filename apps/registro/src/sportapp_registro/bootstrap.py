@@ -20,8 +20,9 @@ FIRST_GUESS_HASH_S = 0.05
 
 
 @dataclass(frozen=True)
-class Services:
-    """What the resources need."""
+class RegistroComponents:
+    """What registro's composition root wired for this process: the store (db, over HTTP), the hasher,
+    the admission gate and the fault switches its resources use."""
 
     instance: str
     store: RegistrationStore
@@ -32,7 +33,7 @@ class Services:
     on_invalid_email: Callable[[], None] | None = None
 
 
-def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrations]:
+def bootstrap(settings: RegistroSettings) -> tuple[RegistroComponents, DbServiceRegistrations]:
     """Wire the adapters for ``settings``; also return the db client for the health check."""
     db = DbServiceRegistrations(
         ServiceClient(settings.db_service_url, pool_size=settings.max_admitted),
@@ -42,7 +43,7 @@ def bootstrap(settings: RegistroSettings) -> tuple[Services, DbServiceRegistrati
     slots = WorkSlots(settings.hash_concurrency or os.cpu_count() or 1, job_s=FIRST_GUESS_HASH_S)
     hasher = Argon2Hasher(Argon2Parameters.from_env(os.environ), slots)
     faults = FaultSwitch(settings.fault_dir, settings.instance) if settings.fault_injection else None
-    services = Services(
+    services = RegistroComponents(
         instance=settings.instance,
         store=db,
         hasher=hasher,

@@ -13,7 +13,7 @@ from sportapp_core.adapters.web.requests import load_json
 from sportapp_core.schemas import RegistrationSchema, UserSchema
 from sportapp_core.services import RegisterUser, register_user
 from sportapp_core.services.registration import MAX_IDEMPOTENCY_KEY_LENGTH
-from sportapp_registro.bootstrap import Services
+from sportapp_registro.bootstrap import RegistroComponents
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REGISTER_PATH = "/user-commands/users/register"
@@ -25,7 +25,7 @@ _USER = UserSchema()
 class Register(Resource):  # type: ignore[misc]
     """``POST /user-commands/users/register``: register a user, idempotently with a key."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: RegistroComponents) -> None:
         self.services = services
 
     def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -63,7 +63,7 @@ def _idempotency_key() -> str | None:
 class FaultMode(Resource):  # type: ignore[misc]
     """``PUT /faults/error-mode`` ``{"enabled": bool}``: the experiment's error switch."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: RegistroComponents) -> None:
         self.services = services
 
     def get(self) -> dict[str, bool]:

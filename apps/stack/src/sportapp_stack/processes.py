@@ -1,4 +1,5 @@
-"""What /proc says of the stack's processes: which are alive, and how much CPU each group used.
+"""What /proc says of the stack's processes (which are alive, how much CPU each group used), and
+waiting for process groups to end.
 
 A program under supervisord is the leader of its own process group (gunicorn's workers, a
 shell's children all in it), so a part of the stack is one process group.
@@ -6,7 +7,10 @@ shell's children all in it), so a part of the stack is one process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,3 +61,18 @@ def group_cpu_s(groups: Iterable[int]) -> dict[int, float]:
         if process.group in totals:
             totals[process.group] += process.cpu_s
     return totals
+
+
+def wait_groups_gone(groups: set[int], timeout_s: float) -> list[int]:
+    """Wait up to ``timeout_s`` for every process of ``groups`` to end, then SIGKILL the groups;
+    return the pids that were still alive at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not live_pids(groups):
+            return []
+        time.sleep(0.1)
+    leftovers = live_pids(groups)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    return leftovers

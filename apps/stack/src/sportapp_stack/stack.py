@@ -22,15 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_ops.nginx import Nginx, NginxConfigError, render_admission, write_atomically
 from sportapp_ops.supervisor import ProgramInfo, Supervisor
 from sportapp_stack.backends import drop_run_stores
 from sportapp_stack.config import HOST, STATE_FILE, StackConfig
+from sportapp_stack.health import health_session, part_health
 from sportapp_stack.openapi import write_openapi
-from sportapp_stack.processes import live_pids
+from sportapp_stack.processes import live_pids, wait_groups_gone
 from sportapp_stack.programs import Program, programs
 from sportapp_stack.render import (
     gateway_in_flight_bound,
@@ -44,7 +43,6 @@ _GIVEN_UP = frozenset({"FATAL", "EXITED", "STOPPED", "UNKNOWN"})
 # How long supervisord may take to open its socket once it has daemonized.
 _SUPERVISORD_ANSWER_S = 10.0
 _POLL_S = 0.2
-_HEALTH_TIMEOUT_S = 2.0
 # Answers in a row before a part counts as healthy: each gunicorn worker answers for itself (a
 # consulta worker is ready once its own projector has caught up), and one 200 is one worker's.
 _HEALTHY_STREAK = 3
@@ -181,7 +179,7 @@ class Stack:
         pending = {program.name: program for program in waited_for}
         last_health: dict[str, str] = {}
         streaks: dict[str, int] = {}
-        with _http() as http:
+        with health_session() as http:
             while True:
                 infos = self._program_infos()
                 if infos is None and time.monotonic() - started > _SUPERVISORD_ANSWER_S:
@@ -199,7 +197,7 @@ class Stack:
                             + self.tail(name, 30)
                         )
                     if info.state == "RUNNING":
-                        healthy, last_health[name] = _check(http, program)
+                        healthy, last_health[name] = part_health(http, program)
                         streaks[name] = streaks.get(name, 0) + 1 if healthy else 0
                         if streaks[name] >= _HEALTHY_STREAK:
                             del pending[name]
@@ -232,8 +230,8 @@ class Stack:
     def status(self) -> list[PartStatus]:
         """Every part's state, pid and health, in start order."""
         infos = self._program_infos()
-        with _http() as http, ThreadPoolExecutor(max_workers=len(self.programs)) as pool:
-            checks = list(pool.map(lambda p: _check(http, p), self.programs))
+        with health_session() as http, ThreadPoolExecutor(max_workers=len(self.programs)) as pool:
+            checks = list(pool.map(lambda p: part_health(http, p), self.programs))
         statuses = []
         for program, (healthy, health) in zip(self.programs, checks, strict=True):
             info = (infos or {}).get(program.name)
@@ -277,7 +275,7 @@ class Stack:
             # Alive but deaf (its socket is gone): SIGTERM makes it stop its programs and exit.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(supervisord, signal.SIGTERM)
-        leftovers = _wait_gone(groups, timeout_s)
+        leftovers = wait_groups_gone(groups, timeout_s)
         if self.config.run_database and not self.config.keep_database:
             drop_run_stores(self.config)
         return leftovers
@@ -315,37 +313,6 @@ class Stack:
                     raise StackError(f"port {port} ({name}) is in use on {HOST}") from None
 
 
-def _http() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # the parts are on 127.0.0.1: never through a proxy
-    return session
-
-
-def _check(http: requests.Session, program: Program) -> tuple[bool, str]:
-    if program.heartbeat_file is not None:
-        return _heartbeat_fresh(program.heartbeat_file, program.heartbeat_stale_after_s)
-    url = program.health_url
-    if not url:
-        return True, "running (no health URL)"
-    try:
-        response = http.get(url, timeout=_HEALTH_TIMEOUT_S)
-    except requests.RequestException as error:
-        return False, f"unreachable ({type(error).__name__})"
-    return response.status_code == 200, f"HTTP {response.status_code}"
-
-
-def _heartbeat_fresh(path: Path, stale_after_s: float) -> tuple[bool, str]:
-    """A part without HTTP is healthy while it touches its heartbeat file (after every round of work
-    that succeeded): running but failing, it stops touching it and turns unhealthy."""
-    try:
-        age_s = time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return False, "no heartbeat yet"
-    if age_s > stale_after_s:
-        return False, f"no heartbeat for {age_s:.0f} s (its log says why)"
-    return True, f"heartbeat {age_s:.1f} s ago"
-
-
 def _tail(path: Path, lines: int) -> str:
     try:
         with path.open(errors="replace") as handle:
@@ -354,14 +321,3 @@ def _tail(path: Path, lines: int) -> str:
         return "(no such file yet)"
 
 
-def _wait_gone(groups: set[int], timeout_s: float) -> list[int]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not live_pids(groups):
-            return []
-        time.sleep(0.1)
-    leftovers = live_pids(groups)
-    for group in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGKILL)
-    return leftovers

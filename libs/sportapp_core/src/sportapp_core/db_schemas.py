@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-from sportapp_core.domain import MAX_ID, EmailAddress, NewUser
+from sportapp_core.domain import MAX_ID, EmailAddress, NewUser, User
 from sportapp_core.domain.email import MAX_LENGTH as MAX_EMAIL_LENGTH
 
 USERS_PATH = "/user-db/users"
@@ -22,13 +22,26 @@ _ADDRESS = validate.Length(min=3, max=MAX_EMAIL_LENGTH)
 
 
 class StoredUserSchema(Schema):
-    """A user as the db service hands it to registro, hash included (registro verifies replays)."""
+    """A user as the db service hands it to registro, hash included (registro verifies replays).
+
+    Dumped from a :class:`User` and loaded into one: the address travels in both its forms, as
+    stored, and comes back an :class:`EmailAddress` without being parsed again.
+    """
 
     id = fields.Integer(required=True)
-    email = fields.String(required=True)
-    email_canonical = fields.String(required=True)
+    email = fields.Function(lambda user: user.email.value, deserialize=str, required=True)
+    email_canonical = fields.Function(lambda user: user.email.canonical, deserialize=str, required=True)
     password_hash = fields.String(required=True)
     created_at = fields.AwareDateTime(required=True)
+
+    @post_load
+    def _user(self, data: Mapping[str, Any], **_kwargs: Any) -> User:
+        return User(
+            id=data["id"],
+            email=EmailAddress(value=data["email"], canonical=data["email_canonical"]),
+            password_hash=data["password_hash"],
+            created_at=data["created_at"],
+        )
 
 
 class RecordRequestSchema(Schema):

@@ -86,6 +86,17 @@ class RegistrationSchema(Schema):
     )
 
 
+# The domain's field names as the public API spells them (a domain error names its field).
+PUBLIC_FIELD_NAMES: Mapping[str, str] = {
+    name: field.data_key or name for name, field in RegistrationSchema().fields.items()
+}
+
+
+def public_field_name(domain_name: str) -> str:
+    """``email`` -> ``correo``: what a client sent, for the domain's name of it."""
+    return PUBLIC_FIELD_NAMES.get(domain_name, domain_name)
+
+
 class UserSchema(Schema):
     """A user as the public API shows it: never the password nor its hash."""
 

@@ -28,8 +28,9 @@ from typing import Any
 from sportapp_core.adapters.argon2_hasher import Argon2Hasher, Argon2Parameters
 from sportapp_core.domain import Password
 from sportapp_lab.bench.common import Figure, bench_stack
-from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.load import run_load_sync
 from sportapp_lab.metrics import registro_metrics
+from sportapp_lab.workload import LoadConfig
 from sportapp_stack.processes import group_cpu_s
 from sportapp_stack.redundancy import wait_redundant
 from sportapp_stack.stack import Stack

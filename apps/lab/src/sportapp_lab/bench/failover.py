@@ -15,10 +15,11 @@ import threading
 import time
 from typing import Any
 
-from sportapp_lab.analysis import detection_ms, failover_ms
 from sportapp_lab.bench.common import Figure, bench_stack, summary
 from sportapp_lab.faults import FaultInjector, InjectedFault
-from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.load import run_load_sync
+from sportapp_lab.timings import detection_ms, failover_ms
+from sportapp_lab.workload import LoadConfig
 from sportapp_ops.event_log import read_events
 from sportapp_stack.redundancy import wait_redundant
 from sportapp_stack.stack import Stack

@@ -17,7 +17,8 @@ import requests
 from sportapp_lab.analysis import percentile
 from sportapp_lab.bench.common import Figure, bench_stack
 from sportapp_lab.capacity import step_figures
-from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.load import run_load_sync
+from sportapp_lab.workload import LoadConfig
 from sportapp_ops.nginx import Instance, Nginx, UpstreamRoute, read_route, render_upstream
 from sportapp_stack.stack import Stack
 

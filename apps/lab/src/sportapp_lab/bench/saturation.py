@@ -11,7 +11,8 @@ from collections import Counter
 
 from sportapp_lab.bench.common import Figure, bench_stack
 from sportapp_lab.capacity import step_figures
-from sportapp_lab.load import LoadConfig, run_load_sync
+from sportapp_lab.load import run_load_sync
+from sportapp_lab.workload import LoadConfig
 from sportapp_ops.event_log import read_events
 
 OVERLOAD = 1.5

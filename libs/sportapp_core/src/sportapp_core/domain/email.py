@@ -21,6 +21,10 @@ class EmailAddress:
     in its Unicode form); ``canonical`` is what makes two addresses the same user: the local part
     case-folded and the domain in lower-case IDNA (ASCII) form. The database keeps ``canonical``
     under a unique index.
+
+    An address from outside is made by :meth:`parse`, once, at the edge that received it. Built
+    directly, from both forms, it is an address that was parsed before: as a store or db's
+    internal API hands it back (it is carried as this type from the edge to the store and back).
     """
 
     value: str

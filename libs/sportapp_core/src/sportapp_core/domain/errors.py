@@ -1,7 +1,9 @@
 """Domain exceptions: what can go wrong with a registration, said in the domain's words.
 
 Each error carries a stable ``code`` that the adapters map to a wire status in exactly one place
-(the problem+json module of the apps). Messages never contain a password.
+(the problem+json module of the apps), and, when one field is at fault, that field's name in the
+domain's words (``email``, ``password``): the public API's names for them (the seed's ``correo``
+and ``clave``) are the wire format's business. Messages never contain a password.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class InvalidEmail(DomainError):
     code = "invalid-email"
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, field="correo")
+        super().__init__(detail, field="email")
 
 
 class InvalidPassword(DomainError):
@@ -33,7 +35,7 @@ class InvalidPassword(DomainError):
     code = "invalid-password"
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, field="clave")
+        super().__init__(detail, field="password")
 
 
 class EmailTaken(DomainError):
@@ -42,7 +44,7 @@ class EmailTaken(DomainError):
     code = "email-taken"
 
     def __init__(self) -> None:
-        super().__init__("This e-mail address is already registered.", field="correo")
+        super().__init__("This e-mail address is already registered.", field="email")
 
 
 class IdempotencyKeyReused(DomainError):

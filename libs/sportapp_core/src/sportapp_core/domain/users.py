@@ -79,7 +79,6 @@ class User:
     """A registered user."""
 
     id: int
-    email: str
-    email_canonical: str
+    email: EmailAddress
     password_hash: str = field(repr=False)
     created_at: datetime

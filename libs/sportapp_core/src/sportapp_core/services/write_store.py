@@ -49,13 +49,12 @@ class WriteStoreRegistrations:
                 UserRegistered(
                     user_id=user.id,
                     email=user.email,
-                    email_canonical=user.email_canonical,
                     registered_at=user.created_at,
                 ),
                 recorded_at=now,
             )
             if key is not None:
-                uow.idempotency.add(IdempotencyRecord(key, user.email_canonical, user.id))
+                uow.idempotency.add(IdempotencyRecord(key, user.email.canonical, user.id))
             uow.commit()
         if self._on_commit is not None:
             self._on_commit()

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from sportapp_core.adapters.http.session import ServiceClient, ServiceResponse, ServiceUnreachable
 from sportapp_core.adapters.request_context import current_request_arrived
 from sportapp_core.db_schemas import USERS_PATH, RecordResponseSchema, record_request
-from sportapp_core.domain import DomainError, EmailTaken, IdempotencyKeyReused, NewUser, User
+from sportapp_core.domain import DomainError, EmailTaken, IdempotencyKeyReused, NewUser
 from sportapp_core.ports import Recorded
 from sportapp_core.services.errors import DependencyUnavailable
 
@@ -87,7 +87,7 @@ class DbServiceRegistrations:
             loaded = _RECORD_RESPONSE.load(response.json())
         except (ValueError, ValidationError) as error:
             raise UnexpectedResponse(f"db answered a malformed registration: {error}") from None
-        return Recorded(_user(loaded["user"]), replayed=bool(loaded["replayed"]))
+        return Recorded(loaded["user"], replayed=bool(loaded["replayed"]))
 
     def ping(self) -> dict[str, float]:
         """Health check: the db service echoes a ping (no store access)."""
@@ -131,13 +131,3 @@ def _domain_error(response: ServiceResponse) -> Exception:
         return _PROBLEMS[code]()
     detail = str(problem.get("detail", response.body[:200].decode(errors="replace")))
     return UnexpectedResponse(f"db answered {response.status} {code or ''}: {detail}")
-
-
-def _user(data: dict[str, Any]) -> User:
-    return User(
-        id=data["id"],
-        email=data["email"],
-        email_canonical=data["email_canonical"],
-        password_hash=data["password_hash"],
-        created_at=data["created_at"],
-    )

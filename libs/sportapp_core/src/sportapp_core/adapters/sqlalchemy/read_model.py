@@ -140,8 +140,8 @@ class SqlAlchemyProjectionTransaction:
                 _ADD_VIEWS[connection.dialect.name],
                 {
                     "id": event.user_id,
-                    "email": event.email,
-                    "email_canonical": event.email_canonical,
+                    "email": event.email.value,
+                    "email_canonical": event.email.canonical,
                     "created_at": event.registered_at,
                     "projected_at": projected_at,
                 },

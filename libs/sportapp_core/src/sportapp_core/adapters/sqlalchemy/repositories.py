@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
 from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
-from sportapp_core.domain import MAX_ID, EmailTaken, NewUser, User, UserRegistered
+from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.ports import IdempotencyRecord, StoredEvent
 
 WRITE_STORE = "write store"
@@ -55,8 +55,8 @@ _ADD_KEY = insert(idempotency_keys)
 def _user(row: Row[Any]) -> User:
     return User(
         id=row.id,
-        email=row.email,
-        email_canonical=row.email_canonical,
+        # As stored: parsed at the edge when it was registered, not parsed again.
+        email=EmailAddress(value=row.email, canonical=row.email_canonical),
         password_hash=row.password_hash,
         created_at=row.created_at,
     )
@@ -85,7 +85,9 @@ class SqlAlchemyUserRepository:
         user_id = self._connection.execute(insert_user, values).scalar_one_or_none()
         if user_id is None:
             raise EmailTaken()
-        return User(id=user_id, **values)  # type: ignore[arg-type]
+        return User(
+            id=user_id, email=new_user.email, password_hash=new_user.password_hash, created_at=created_at
+        )
 
     def get(self, user_id: int) -> User | None:
         """The user with ``user_id``, if any."""

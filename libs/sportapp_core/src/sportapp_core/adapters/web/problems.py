@@ -27,7 +27,7 @@ from sportapp_core.domain import (
     InvalidPassword,
     UserNotFound,
 )
-from sportapp_core.schemas import validation_messages
+from sportapp_core.schemas import public_field_name, validation_messages
 from sportapp_core.services.errors import DependencyUnavailable, Overloaded
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def problem_from_exception(error: BaseException) -> Problem:
             (code for kind, code in _DOMAIN_STATUS.items() if isinstance(error, kind)), 422
         )
         headers: dict[str, str] = {}
-        errors = {error.field: [error.detail]} if error.field and status == 422 else None
+        errors = {public_field_name(error.field): [error.detail]} if error.field and status == 422 else None
         if isinstance(error, DependencyUnavailable | Overloaded):
             headers["Retry-After"] = str(error.retry_after_s)
         return Problem(status, error.detail, code=error.code, errors=errors, headers=headers)

@@ -1,180 +1,24 @@
-"""Redis Streams as the read side's event transport: the relay's publisher and consulta's source.
-
-One stream entry per outbox event, with the entry id ``<position>-0``. Redis refuses an XADD whose
-id is not above the stream's newest, so the stream can only ever hold a gap-free run of positions
-in order, whoever publishes: a relay that restarts, or two relays at once, cannot append an event
-twice or out of order (an XADD of a position the stream holds fails, and is skipped).
-
-The stream is not trimmed: it holds one small entry per registration, as the outbox does, and
-trimming could delete entries still pending for a consumer that is behind. (When it must be
-bounded, ``XTRIM MINID`` up to the read model's stored position is the safe cut.)
-
-consulta's processes read through one consumer group, each process one consumer. The read model's
-stored position decides what is applied, exactly as with the HTTP feed: the projector asks for
-the events after it, and this source hands over only a gap-free run that starts right after it.
-An entry is acknowledged (XACK) only once the read model's position is at or past it, that is
-after the transaction that applied it committed, whichever consumer applied it.
-"""
+"""consulta's side: reading the stream through a consumer group, handing the projector a gap-free
+run after its stored position, acknowledging what the read model holds."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
 
+from sportapp_core.adapters.redis_streams.codec import (
+    REDIS,
+    Entry,
+    decode,
+    entry_id,
+    position_of,
+    redis_errors,
+)
 from sportapp_core.ports import FeedBatch, StoredEvent
 from sportapp_core.services.errors import DependencyUnavailable
-
-REDIS = "redis"
-# A stream entry as the client gives it: its id and fields (None once deleted from the stream).
-Entry = tuple[str, dict[str, str] | None]
-_NO_KEY = "no such key"
-
-
-def connect(url: str, *, read_timeout_s: float, connect_timeout_s: float = 1.0) -> redis.Redis:
-    """A client of the server at ``url`` (``redis://host:port/db``); no connection is made yet.
-
-    ``read_timeout_s`` must outlast the longest blocking read (XREADGROUP's BLOCK) made with it.
-    """
-    client: redis.Redis = redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=read_timeout_s,
-        socket_connect_timeout=connect_timeout_s,
-    )
-    return client
-
-
-@contextmanager
-def redis_errors() -> Iterator[None]:
-    """Turn the server's outages into :class:`DependencyUnavailable`: retried, not a bug."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as error:
-        raise DependencyUnavailable(REDIS) from error
-
-
-def entry_id(position: int) -> str:
-    """The stream entry id of the event at ``position``."""
-    return f"{position}-0"
-
-
-def position_of(stream_id: str) -> int:
-    """The outbox position an entry id (or a stream's last-generated-id) stands for."""
-    return int(stream_id.split("-", 1)[0])
-
-
-def encode(event: StoredEvent) -> dict[str, str]:
-    """The entry's fields: the position travels in the payload too, not only in the id."""
-    return {
-        "position": str(event.position),
-        "name": event.name,
-        "payload": json.dumps(event.payload),
-        "recorded_at": event.recorded_at.isoformat(),
-    }
-
-
-def decode(fields: dict[str, str]) -> StoredEvent:
-    """The event an entry's fields describe."""
-    payload: dict[str, object] = json.loads(fields["payload"])
-    return StoredEvent(
-        position=int(fields["position"]),
-        name=fields["name"],
-        payload=payload,
-        recorded_at=datetime.fromisoformat(fields["recorded_at"]),
-    )
-
-
-# Appends a batch in position order, in one round trip, and never leaves a gap: an event the stream
-# holds already is skipped; an event whose predecessor the stream does not hold, or an XADD Redis
-# refuses (out of memory, say), ends the batch there, so nothing after it is appended. (A pipeline of
-# plain XADDs would run the later ones after a failed one, and leave a hole no XADD could fill.)
-# KEYS[1]: the stream. ARGV: per event, its position, its field count, then its fields and values.
-# Returns {the newest position the stream holds, why the batch stopped early or ""}.
-_APPEND_IN_ORDER = """
-local stream = KEYS[1]
-local newest = 0
-if redis.call('EXISTS', stream) == 1 then
-  local info = redis.call('XINFO', 'STREAM', stream)
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then newest = tonumber(string.match(info[i + 1], '^%d+')) end
-  end
-end
-local i = 1
-while i <= #ARGV do
-  local position = tonumber(ARGV[i])
-  local count = tonumber(ARGV[i + 1])
-  if position > newest + 1 then
-    return {newest, 'gap: the stream holds up to ' .. newest .. ', the batch goes on at ' .. position}
-  end
-  if position == newest + 1 then
-    local command = {'XADD', stream, position .. '-0'}
-    for j = i + 2, i + 1 + 2 * count do command[#command + 1] = ARGV[j] end
-    local answer = redis.pcall(unpack(command))
-    if type(answer) == 'table' and answer.err then
-      return {newest, 'refused at ' .. position .. ': ' .. answer.err}
-    end
-    newest = position
-  end
-  i = i + 2 + 2 * count
-end
-return {newest, ''}
-"""
-
-
-class StreamAppendStopped(DependencyUnavailable):
-    """The stream took a batch only up to a point (Redis refused an entry, or the batch would have
-    left a gap): what it holds is gap-free, and the relay resumes from its newest entry."""
-
-    def __init__(self, newest: int, reason: str) -> None:
-        super().__init__(REDIS)
-        self.newest = newest
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"the stream holds events up to {self.newest}; {self.reason}"
-
-
-class RedisStreamPublisher:
-    """The relay's side: appends outbox events to one stream (an :class:`EventPublisher`)."""
-
-    def __init__(self, client: redis.Redis, stream: str) -> None:
-        self._client = client
-        self._stream = stream
-        self._append_in_order = client.register_script(_APPEND_IN_ORDER)
-
-    def last_position(self) -> int:
-        """The newest position the stream ever held (0 for a new or empty stream)."""
-        with redis_errors():
-            try:
-                info: dict[str, Any] = self._client.xinfo_stream(self._stream)
-            except redis.ResponseError as error:
-                if _NO_KEY in str(error).lower():
-                    return 0
-                raise
-        return position_of(str(info["last-generated-id"]))
-
-    def publish(self, events: Sequence[StoredEvent]) -> int:
-        """Append ``events`` in order, in one round trip (a script run atomically by Redis), skipping
-        those the stream holds already (an earlier attempt whose answer was lost, or another
-        relay); return the newest position held. Raises :class:`StreamAppendStopped` when the batch
-        stopped early, after appending what came before the stop."""
-        arguments: list[str | int] = []
-        for event in events:
-            fields = encode(event)
-            arguments += [event.position, len(fields)]
-            for name, value in fields.items():
-                arguments += [name, value]
-        with redis_errors():
-            newest, stopped = self._append_in_order(keys=[self._stream], args=arguments)
-        if stopped:
-            raise StreamAppendStopped(int(newest), str(stopped))
-        return int(newest)
 
 
 class ReorderBuffer:
