@@ -142,6 +142,9 @@ def variables_read(app: AppCommand) -> set[str]:
     return read
 
 
+PYTHON_TARGETS = frozenset({"runtime", "monitor"})
+
+
 def app_services() -> Iterator[tuple[Path, str, dict[str, Any], AppCommand]]:
     """(file, name, definition, app) of every service of ours, in both files; an override's
     service runs what the base file says it runs."""
@@ -149,7 +152,9 @@ def app_services() -> Iterator[tuple[Path, str, dict[str, Any], AppCommand]]:
     for path in COMPOSE_FILES:
         for name, service in services(path).items():
             definition = base.get(name, service)
-            if "build" in definition:  # built from infra/compose/Dockerfile: one of ours
+            # Built from infra/compose/Dockerfile's Python targets: one of ours (the gateway and
+            # the stores are built from it too, but run NGINX, PostgreSQL and Redis).
+            if definition.get("build", {}).get("target") in PYTHON_TARGETS:
                 yield path, name, service, app_command(definition)
 
 

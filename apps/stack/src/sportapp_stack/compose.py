@@ -3,7 +3,10 @@
 NGINX's official image has no Python to render a template when it starts, so the rendered files
 are committed: ``sportapp compose-files`` writes them, and a test fails when they differ from a
 fresh render. They use the containers' paths (the same in the gateway's container and in the
-monitor's) and compose service names for addresses.
+monitor's), consulta's service name, and registro's fixed addresses (docker-compose.yml gives the
+instances the same ones): a stopped container's name leaves Docker's DNS, and NGINX refuses a
+configuration naming a host it cannot resolve, so naming registro's instances would refuse the
+switch that takes a dead one out of service.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ UPSTREAM_SEED = CONFIG_DIR / "registro-upstream.conf"
 ADMISSION_FILE = RUN_DIR / "registro-admission.conf"
 ADMISSION_SEED = CONFIG_DIR / "registro-admission.conf"
 PUBLIC_URL = "http://localhost:8080"
+# registro's instances on the compose network (docker-compose.yml: networks.default's subnet and
+# each instance's ipv4_address).
+REGISTRO_ADDRESSES = {"registro-primary": "172.29.211.13", "registro-backup": "172.29.211.14"}
 
 _HEADER = (
     "# infra/compose/nginx/nginx.conf, for docker compose: written by `sportapp compose-files` "
@@ -71,8 +77,8 @@ def render_compose_files(root: Path) -> dict[str, str]:
     )
     route = UpstreamRoute(
         generation=1,
-        active=Instance("registro-primary", f"registro-primary:{ports['registro-primary']}"),
-        standby=Instance("registro-backup", f"registro-backup:{ports['registro-backup']}"),
+        active=Instance("registro-primary", registro_address("registro-primary", ports)),
+        standby=Instance("registro-backup", registro_address("registro-backup", ports)),
         masking=defaults.masking,
     )
     return {
@@ -81,6 +87,11 @@ def render_compose_files(root: Path) -> dict[str, str]:
         "registro-admission.conf": render_admission(defaults.admission_template, bounded=True),
         "openapi.json": openapi_text(PUBLIC_URL),
     }
+
+
+def registro_address(instance: str, ports: dict[str, int]) -> str:
+    """``instance``'s fixed ``address:port`` on the compose network."""
+    return f"{REGISTRO_ADDRESSES[instance]}:{ports[instance]}"
 
 
 def write_compose_files(root: Path) -> list[Path]:
