@@ -217,17 +217,22 @@ def register_once(stack: Stack, key: str | None) -> requests.Response:
 
 
 def test_the_gateway_resends_a_500_to_the_standby_only_for_a_keyed_registration(stack: Stack) -> None:
-    primary_url = stack.config.url(stack.config.registro_primary_port) + "/faults/error-mode"
     with monitor_stopped(stack):
-        switch_error_mode(primary_url, True, within_s=5)
+        # Whichever instance an earlier test left active (no fail-back: it may be the backup).
+        route = read_route(stack.config.upstream_file)
+        assert route is not None
+        _, active, standby, _ = route
+        port = stack.config.registro_primary_port if active == PRIMARY else stack.config.registro_backup_port
+        active_url = stack.config.url(port) + "/faults/error-mode"
+        switch_error_mode(active_url, True, within_s=5)
         try:
             keyed = register_once(stack, key=uuid.uuid4().hex)
             keyless = register_once(stack, key=None)
         finally:
-            switch_error_mode(primary_url, False, within_s=5)
+            switch_error_mode(active_url, False, within_s=5)
 
     assert keyed.status_code == 201, keyed.text
-    assert keyed.headers["X-Served-By"] == BACKUP
+    assert keyed.headers["X-Served-By"] == standby
     # Without a key the standby could not tell a resend from a new registration: the 500 stands.
     assert keyless.status_code == 500, keyless.text
     assert keyless.json()["type"].endswith("/injected-fault"), "the primary's own 500, passed through"
