@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,7 +46,27 @@ def _port_option(part: str, default: int) -> Callable[[F], F]:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _WithInstalledCommands(click.Group):
+    """The stack's own commands, and those other packages install through the
+    ``sportapp.commands`` entry points (the lab's ``experiment`` and ``report``), each imported only
+    when it is run or listed: ``sportapp status`` does not pay for the lab's imports (matplotlib)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_installed_commands()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in _installed_commands():
+            command = _installed_commands()[name].load()
+        return command
+
+
+def _installed_commands() -> dict[str, EntryPoint]:
+    # The stack needs none of them; a package installed beside it (the lab) brings its own.
+    return {entry.name: entry for entry in entry_points(group="sportapp.commands")}
+
+
+@click.group(cls=_WithInstalledCommands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """SportApp's local stack: the NGINX gateway and the services under one supervisord."""
 
@@ -206,12 +226,3 @@ def _print_rows(parts: list[Any]) -> None:
     for part in parts:
         pid = str(part.pid) if part.pid else "-"
         click.echo(f"{part.name:<18}{part.state:<10}{pid:>8}  {part.health}  {part.health_url}")
-
-
-def _add_installed_commands(group: click.Group) -> None:
-    # The stack needs none of them; a package installed beside it (the lab) brings its own.
-    for entry in entry_points(group="sportapp.commands"):
-        group.add_command(entry.load(), entry.name)
-
-
-_add_installed_commands(main)
