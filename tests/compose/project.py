@@ -2,7 +2,6 @@
 down with its volumes and checked to leave nothing; and the requests a client sends through the
 gateway."""
 
-
 from __future__ import annotations
 
 import contextlib
@@ -90,8 +89,6 @@ class Project:
             "networks": run([DOCKER, "network", "ls", "--filter", label, "--format", "{{.Name}}"]).split(),
             "volumes": run([DOCKER, "volume", "ls", "--filter", label, "--format", "{{.Name}}"]).split(),
         }
-
-
 
 
 @contextlib.contextmanager
