@@ -9,6 +9,7 @@ import time
 import pytest
 
 from sportapp_core.domain import EmailAddress, NewUser, UserRegistered
+from sportapp_core.ports import EventFeed, StoredEvent
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.feed import (
     POLL_INTERVAL_S,
@@ -297,3 +298,60 @@ def test_a_follower_is_let_go_after_the_streams_lifetime(
 
     assert [len(batch.events) for batch in batches] == [0, 0, 0, 0], "the first, then 2 + 2 + 1 s"
     assert timer.monotonic() - started == pytest.approx(5.0)
+
+
+class CountingFeed:
+    """An event feed that counts how often the outbox is looked at (each read, each head)."""
+
+    def __init__(self, feed: EventFeed) -> None:
+        self.feed = feed
+        self.looks = 0
+
+    def read_after(self, position: int, limit: int) -> list[StoredEvent]:
+        self.looks += 1
+        return self.feed.read_after(position, limit)
+
+    def head(self) -> int:
+        self.looks += 1
+        return self.feed.head()
+
+
+def test_a_follower_that_reached_the_head_looks_at_the_outbox_again_only_once_told_of_a_commit(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    signal = TimerSignal(timer)
+    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    register(store, "ana")
+    feed = CountingFeed(uow_factory.feed)
+    batches = follow_feed(
+        feed, after=0, limit=10, heartbeat_s=5.0, lasts_s=60.0, signal=signal,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+    assert [event.position for event in next(batches).events] == [1]
+    looks_for_ana = feed.looks
+    timer.at(timer.monotonic() + 0.3, lambda: register(store, "bea"))
+
+    assert [event.position for event in next(batches).events] == [2]
+
+    assert looks_for_ana == 1, "one read: fewer events than the limit, so the last one is the head"
+    assert feed.looks - looks_for_ana == 1, "one read for bea, none in vain right after ana's batch"
+    assert signal.waits == [SIGNALLED_POLL_INTERVAL_S]
+
+
+def test_a_follower_given_a_full_batch_reads_on_at_once(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    signal = TimerSignal(timer)
+    for name in ("ana", "bea", "cai"):
+        register(store, name)
+    batches = follow_feed(
+        uow_factory.feed, after=0, limit=2, heartbeat_s=5.0, lasts_s=60.0, signal=signal,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+
+    first, second = next(batches), next(batches)
+
+    assert [event.position for event in first.events] == [1, 2]
+    assert [event.position for event in second.events] == [3]
+    assert signal.waits == [], "more may wait after a full batch: no wait"
+    assert timer.sleeps == []

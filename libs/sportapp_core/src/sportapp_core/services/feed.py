@@ -72,19 +72,44 @@ def read_feed(
     for writers elsewhere, until its next look at the outbox); without one, it polls the outbox:
     a primary-key range read every 20 ms.
     """
+    batch, _ = _next_batch(
+        feed, after=after, limit=limit, wait_s=wait_s, signal=signal, seen=None,
+        monotonic=monotonic, sleep=sleep,
+    )
+    return batch
+
+
+def _next_batch(
+    feed: EventFeed,
+    *,
+    after: int,
+    limit: int,
+    wait_s: float,
+    signal: EventSignal | None,
+    seen: int | None,
+    monotonic: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[FeedBatch, int]:
+    """:func:`read_feed`, and the signal's generation taken before the read that made the batch.
+
+    ``seen`` is such a generation from the caller's last read, when that read reached the head:
+    while the signal still shows it, nothing was committed here since, and the first look at the
+    outbox waits for a commit (or the next poll) instead of reading it in vain.
+    """
     deadline = monotonic() + wait_s
     while True:
+        remaining = deadline - monotonic()
+        if seen is not None and remaining > 0:
+            if signal is None:
+                sleep(min(POLL_INTERVAL_S, remaining))
+            elif signal.generation == seen and not signal.closed:
+                signal.wait(seen, min(SIGNALLED_POLL_INTERVAL_S, remaining))
         seen = signal.generation if signal is not None else 0
         events = feed.read_after(after, limit)
         # Fewer events than asked for: the last of them was the newest when they were read.
         head = events[-1].position if 0 < len(events) < limit else feed.head()
-        remaining = deadline - monotonic()
-        if events or remaining <= 0 or (signal is not None and signal.closed):
-            return FeedBatch(events=events, head=head)
-        if signal is not None:
-            signal.wait(seen, min(SIGNALLED_POLL_INTERVAL_S, remaining))
-        else:
-            sleep(min(POLL_INTERVAL_S, remaining))
+        if events or deadline - monotonic() <= 0 or (signal is not None and signal.closed):
+            return FeedBatch(events=events, head=head), seen
 
 
 def follow_feed(
@@ -108,14 +133,17 @@ def follow_feed(
     """
     ends = monotonic() + lasts_s
     position, wait_s = after, 0.0
+    caught_up: int | None = None
     while True:
-        batch = read_feed(
-            feed, after=position, limit=limit, wait_s=wait_s, signal=signal,
+        batch, seen = _next_batch(
+            feed, after=position, limit=limit, wait_s=wait_s, signal=signal, seen=caught_up,
             monotonic=monotonic, sleep=sleep,
         )
         yield batch
         if batch.events:
             position = batch.events[-1].position
+        # A batch short of the limit reached the head: the next read waits for a commit first.
+        caught_up = seen if signal is not None and len(batch.events) < limit else None
         remaining = ends - monotonic()
         if remaining <= 0 or (signal is not None and signal.closed):
             return

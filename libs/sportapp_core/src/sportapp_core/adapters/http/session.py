@@ -1,21 +1,21 @@
 """A pooled HTTP client for the calls between services: explicit timeouts, no hidden retries,
 request ids passed on; answers read whole, or line by line as they come (a stream).
 
-Built on urllib3's connection pool rather than ``requests``: a call between services is on the
-path of every registration and every probe, and ``requests`` spends about twice urllib3's CPU on
-each (its sessions, hooks and cookie handling serve browsers-like use, not ours).
+Its connections are :class:`~sportapp_core.adapters.http.connection.Http1Connection`: a call
+between services is on the path of every registration and every probe, and neither ``requests``
+nor urllib3 is cheap enough there (see that module).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import urllib3
-
+from sportapp_core.adapters.http.connection import Http1Connection
 from sportapp_core.adapters.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -56,7 +56,9 @@ class ServiceClient:
 
     Nothing is retried here: whether a call may be repeated is the caller's decision (a
     registration that timed out may have been committed). Every failure to get an answer is
-    :class:`ServiceUnreachable`, with a short reason (``connection``, ``timeout``, ...).
+    :class:`ServiceUnreachable`, with a short reason (``refused``, ``connection``, ``timeout``).
+    Up to ``pool_size`` idle connections are kept; a thread that finds none idle opens one of its
+    own and never waits for another's.
     """
 
     def __init__(self, base_url: str, *, pool_size: int = 8, connect_timeout_s: float = 0.5) -> None:
@@ -64,14 +66,13 @@ class ServiceClient:
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"not an http://host:port URL: {base_url!r}")
         self.base_url = base_url.rstrip("/")
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self._host_header = parts.netloc
+        self._pool_size = pool_size
         self._connect_timeout_s = connect_timeout_s
-        self._pool = urllib3.HTTPConnectionPool(
-            parts.hostname,
-            parts.port or 80,
-            maxsize=pool_size,
-            block=False,  # a thread beyond the pool opens a connection of its own, never waits
-            retries=False,
-        )
+        self._idle: list[Http1Connection] = []
+        self._lock = threading.Lock()
 
     def request(
         self,
@@ -84,28 +85,22 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
     ) -> ServiceResponse:
         """Send one request and read the whole answer within the timeouts."""
-        url = path + ("?" + urlencode(params) if params else "")
-        sent_headers = dict(headers or {})
         body = None
+        sent_headers = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body, separators=(",", ":")).encode()
             sent_headers.update(_JSON_HEADERS)
-        request_id = current_request_id.get()
-        if request_id:
-            sent_headers.setdefault(REQUEST_ID_HEADER, request_id)
+        sent = self._request(method, path, params, sent_headers, body)
+        connection = self._connection()
         try:
-            response = self._pool.urlopen(
-                method,
-                url,
-                body=body,
-                headers=sent_headers,
-                timeout=urllib3.Timeout(connect=self._connect_timeout_s, read=read_timeout_s),
-                redirect=False,
-                preload_content=True,
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            connection.send(sent, timeout_s=read_timeout_s)
+            status, answer_headers = connection.read_head()
+            answer = connection.read_body()
+        except OSError as error:
+            connection.close()
             raise ServiceUnreachable(_reason(error)) from None
-        return ServiceResponse(response.status, response.headers, response.data)
+        self._release(connection)
+        return ServiceResponse(status, answer_headers, answer)
 
     def open_stream(
         self,
@@ -116,37 +111,83 @@ class ServiceClient:
     ) -> ServiceStream:
         """``GET`` an answer that is read as it comes, a line at a time: each read of a line may
         wait up to ``read_timeout_s``."""
-        url = path + ("?" + urlencode(params) if params else "")
+        sent = self._request("GET", path, params, {}, None)
+        connection = self._connection()
         try:
-            response = self._pool.urlopen(
-                "GET",
-                url,
-                timeout=urllib3.Timeout(connect=self._connect_timeout_s, read=read_timeout_s),
-                redirect=False,
-                preload_content=False,
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            connection.send(sent, timeout_s=read_timeout_s)
+            status, _ = connection.read_head()
+        except OSError as error:
+            connection.close()
             raise ServiceUnreachable(_reason(error)) from None
-        return ServiceStream(response)
+        return ServiceStream(status, connection)
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        self._pool.close()
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> bytes:
+        target = path + ("?" + urlencode(params) if params else "")
+        request_id = current_request_id.get()
+        if request_id:
+            headers.setdefault(REQUEST_ID_HEADER, request_id)
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        if any("\n" in line or "\r" in line for line in lines):
+            raise ValueError("a request line or header holds a line break")
+        encoded = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return encoded + body if body is not None else encoded
+
+    def _connection(self) -> Http1Connection:
+        """An idle connection that is still open, or a new one (:class:`ServiceUnreachable`
+        ``refused`` if none can be made: the service cannot have seen the request)."""
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                break
+            if connection.still_open():
+                return connection
+            connection.close()
+        try:
+            return Http1Connection.open(self._host, self._port, timeout_s=self._connect_timeout_s)
+        except OSError:
+            raise ServiceUnreachable(REFUSED) from None
+
+    def _release(self, connection: Http1Connection) -> None:
+        if connection.reusable:
+            with self._lock:
+                if len(self._idle) < self._pool_size:
+                    self._idle.append(connection)
+                    return
+        connection.close()
 
 
 class ServiceStream:
     """An answer being read line by line (NDJSON): its status, then its lines as they come."""
 
-    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
-        self.status = response.status
-        self._response = response
-        self._lines = iter(response)
+    def __init__(self, status: int, connection: Http1Connection) -> None:
+        self.status = status
+        self._connection = connection
+        self._parts = connection.body_parts()
+        self._buffer = b""
 
     def body(self) -> bytes:
         """The whole rest of the answer: for one that is not a stream (an error's problem)."""
         try:
-            return self._response.read()
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            return self._buffer + b"".join(self._parts)
+        except OSError as error:
             raise ServiceUnreachable(_reason(error)) from None
         finally:
             self.close()
@@ -155,25 +196,23 @@ class ServiceStream:
         """The next line; ``None`` when the answer has ended. :class:`ServiceUnreachable` if
         nothing came within the read timeout or the connection was cut."""
         try:
-            return next(self._lines)
-        except StopIteration:
-            return None
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            while b"\n" not in self._buffer:
+                part = next(self._parts, None)
+                if part is None:
+                    line, self._buffer = self._buffer, b""
+                    return line or None
+                self._buffer += part
+        except OSError as error:
             raise ServiceUnreachable(_reason(error)) from None
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line + b"\n"
 
     def close(self) -> None:
         """Stop reading: the connection is closed (a stream cannot be drained to be reused)."""
-        self._response.close()
-        self._response.release_conn()
+        self._connection.close()
 
 
-def _reason(error: BaseException) -> str:
-    # No connection was made: refused, unreachable, or not accepted within the connect timeout.
-    # NewConnectionError subclasses ConnectTimeoutError (and urllib3's TimeoutError): test it first.
-    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
-        return REFUSED
-    if isinstance(error, urllib3.exceptions.ProtocolError | ConnectionError):
-        return "connection"
-    if isinstance(error, urllib3.exceptions.TimeoutError | TimeoutError):
+def _reason(error: OSError) -> str:
+    if isinstance(error, TimeoutError):
         return "timeout"
-    return type(error).__name__
+    return "connection"
