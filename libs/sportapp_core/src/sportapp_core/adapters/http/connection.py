@@ -3,9 +3,10 @@ by httptools (llhttp, Node.js's parser).
 
 Why not urllib3 (over ``http.client``): every call between services goes through here, a
 registration's call to db and each of the monitor's ten pings a second, and ``http.client`` parses
-each answer's headers with the ``email`` package. Here urllib3 cost 0.30 ms of CPU a call to db's
-``/ping`` and this connection 0.05 ms (2,000 calls each, same run). What is ours is only the
-socket: opening it, timeouts, and knowing when it can be used again.
+each answer's headers with the ``email`` package. Measured once here (2,000 calls to db's ``/ping``
+each, same run): 0.23-0.30 ms of CPU a call through urllib3, 0.07 ms through ``ServiceClient`` on
+this connection. What is ours is only the socket: opening it, timeouts, and knowing when it can be
+used again.
 """
 
 from __future__ import annotations
