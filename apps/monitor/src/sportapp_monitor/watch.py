@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,10 @@ from sportapp_ops.nginx import NginxConfigError, UpstreamRoute
 logger = logging.getLogger(__name__)
 
 DEPENDENCY = "db"
+# The active instance's readiness is asked every this many readiness rounds, the standby's every
+# round: the standby's decides a switch, the active's is only shown (its failure is the ping's to
+# detect), and each /health costs the instance and db a request.
+ACTIVE_READINESS_EVERY = 5
 _STATE_VALUE = {TargetState.UP: 1, TargetState.DOWN: 0, TargetState.UNKNOWN: -1}
 
 
@@ -94,7 +99,11 @@ class Monitor:
         self.decision: Decision | None = None
         self.last_loop_at = 0.0
         self._stop = threading.Event()
+        # Pings overlap (one that waits for its timeout must not delay the next): they run on a
+        # pool, and post what they saw on a queue the loop reads, which costs the loop less per
+        # echo than waiting on the pool's futures.
         self._pings = ThreadPoolExecutor(max_workers=4 * (len(probes) + 1), thread_name_prefix="ping")
+        self._results: queue.SimpleQueue[ProbeResult | Readiness | None] = queue.SimpleQueue()
         self._actions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switch")
         # The gateway's bound on registrations in flight, following db's state.
         self._admission = (
@@ -119,27 +128,22 @@ class Monitor:
             "monitor_started", active=route.active.name, generation=route.generation,
             masking=route.masking,
         )
-        pending: set[Future[Any]] = set()
         now = time.monotonic()
         next_ping = dict.fromkeys([*self._probes, DEPENDENCY], now)
         next_readiness = now
+        readiness_round = 0
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 self.last_loop_at = now
-                pending |= self._send_due_pings(next_ping, now)
+                self._send_due_pings(next_ping, now)
                 if now >= next_readiness:
-                    pending |= self._ask_readiness()
+                    self._ask_readiness(active_too=readiness_round % ACTIVE_READINESS_EVERY == 0)
+                    readiness_round += 1
                     next_readiness = now + self._readiness_interval_s
                 remaining = max(0.0, min(*next_ping.values(), next_readiness) - time.monotonic())
-                if pending:
-                    done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
-                else:
-                    done = set()
-                    self._stop.wait(remaining)
-                for future in done:
-                    pending.discard(future)
-                    self._handle(future.result())
+                for result in self._arrived(remaining):
+                    self._handle(result)
                 self._act()
         finally:
             self._pings.shutdown(wait=False, cancel_futures=True)
@@ -151,33 +155,54 @@ class Monitor:
     def stop(self) -> None:
         """Ask the loop to end."""
         self._stop.set()
+        self._results.put(None)  # wakes the loop now rather than at its next ping
 
-    def _send_due_pings(self, next_ping: dict[str, float], now: float) -> set[Future[Any]]:
-        futures: set[Future[Any]] = set()
+    def _arrived(self, timeout_s: float) -> list[ProbeResult | Readiness]:
+        """What the probes have posted: waits up to ``timeout_s`` for the first, takes the rest."""
+        results: list[ProbeResult | Readiness] = []
+        try:
+            result = self._results.get(timeout=timeout_s)
+            while True:
+                if result is not None:
+                    results.append(result)
+                result = self._results.get_nowait()
+        except queue.Empty:
+            return results
+
+    def _send_due_pings(self, next_ping: dict[str, float], now: float) -> None:
         with self._lock:
             active = self.route.active.name if self.route is not None else None
         for name, due in next_ping.items():
             if now < due:
                 continue
             probe = self._dependency if name == DEPENDENCY else self._probes[name]
-            futures.add(self._pings.submit(probe.ping))
+            self._pings.submit(self._ping, probe)
             fast = name == active or (name == DEPENDENCY and self._admission is not None)
             interval = self._interval_s if fast else self._watch_interval_s
             # On schedule, or from now if the loop fell behind: never a burst to catch up.
             next_ping[name] = max(due + interval, now)
-        return futures
 
-    def _ask_readiness(self) -> set[Future[Any]]:
+    def _ask_readiness(self, *, active_too: bool) -> None:
         # Readiness of every live instance: the standby's decides a switch, the active's is shown.
-        return {
-            self._pings.submit(self._readiness, probe)
-            for name, probe in self._probes.items()
-            if self.trackers[name].state is TargetState.UP
-        }
+        with self._lock:
+            active = self.route.active.name if self.route is not None else None
+        for name, probe in self._probes.items():
+            if self.trackers[name].state is TargetState.UP and (active_too or name != active):
+                self._pings.submit(self._readiness, probe)
 
-    @staticmethod
-    def _readiness(probe: Probe) -> Readiness:
-        return Readiness(probe.target, probe.ready())
+    def _ping(self, probe: Probe) -> None:
+        try:
+            result = probe.ping()
+        except Exception as error:  # a probe must never raise; if one does, it is a miss
+            result = ProbeResult(probe.target, time.monotonic(), False, 0.0, type(error).__name__)
+        self._results.put(result)
+
+    def _readiness(self, probe: Probe) -> None:
+        try:
+            ready = probe.ready()
+        except Exception:  # as above: a broken probe says "not ready"
+            ready = False
+        self._results.put(Readiness(probe.target, ready))
 
     def _handle(self, result: ProbeResult | Readiness) -> None:
         now = time.monotonic()

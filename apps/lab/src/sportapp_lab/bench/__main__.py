@@ -20,6 +20,7 @@ from sportapp_lab.bench import (
     failover,
     lag,
     overload,
+    probe_floor,
     queries,
     registration,
     reload,
@@ -46,6 +47,8 @@ class Plan:
         self.cold_starts = 2 if quick else 5
         self.cpu_idle_s = 10.0 if quick else 20.0
         self.cpu_load_s = 10.0 if quick else 30.0
+        self.probe_s = 10.0 if quick else 20.0
+        self.probe_rounds = 1 if quick else 3
         self._bound: float | None = None
 
     def bound(self) -> float:
@@ -63,6 +66,9 @@ class Plan:
         return cpu.measure(
             rate=round(self.bound() * CPU_LOAD_SHARE, 1), idle_s=self.cpu_idle_s, load_s=self.cpu_load_s
         )
+
+    def probe_floor(self) -> list[Figure]:
+        return probe_floor.measure(duration_s=self.probe_s, rounds=self.probe_rounds)
 
     def queries(self) -> list[Figure]:
         return queries.measure(duration_s=self.query_s, rounds=self.query_rounds)
@@ -91,7 +97,8 @@ class Plan:
 
 CPU_LOAD_SHARE = 0.25
 BENCHMARKS = (
-    "registration", "cpu", "queries", "lag", "failover", "saturation", "overload", "reload", "cold-start"
+    "registration", "cpu", "probe-floor", "queries", "lag", "failover", "saturation", "overload",
+    "reload", "cold-start",
 )
 
 

@@ -1,0 +1,153 @@
+"""What one request costs the process that answers it, at the rate the monitor probes: the floor
+that the server, not SportApp's code, sets under every ping and every hop.
+
+The same small answer (the query baseline's hello) from two servers, each asked
+``GET /hello`` over one kept-alive connection at ``rate`` requests per second, as the monitor
+pings the instance that takes the registrations:
+
+- gunicorn with registro's own configuration (worker class, threads, keep-alive), serving the
+  hello WSGI app: no Flask, no SportApp;
+- a bare socket server in Python (:mod:`sportapp_lab.bench.bare_server`) that reads a request's
+  head and writes the same bytes back: the least any Python process pays to be woken by a
+  request and answer it.
+
+CPU per request is the server's process group's CPU time over the window, less what it spends in
+the same time doing nothing, divided by the requests answered. The time is read in nanoseconds
+from every thread's ``/proc/<pid>/task/<tid>/schedstat`` (the clock ticks of ``/proc/<pid>/stat``
+are 10 ms: too coarse for the bare server's few milliseconds a window); both servers keep their
+threads for the whole run. The runs alternate
+and the figure is the median of the paired ratios. On this kind of machine the services' idle
+CPU is mostly this floor times the probes they answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sportapp_core.adapters.http.session import ServiceClient
+from sportapp_lab.bench.common import Figure
+from sportapp_stack.config import find_root, free_ports
+from sportapp_stack.processes import process_stats
+from sportapp_stack.programs import gunicorn_conf, worker_settings
+
+# The monitor pings the instance that takes the registrations every 100 ms.
+PROBE_RATE = 10.0
+IDLE_S = 5.0
+READ_TIMEOUT_S = 2.0
+
+
+@contextlib.contextmanager
+def server(command: list[str], port: int) -> Iterator[int]:
+    """Start ``command`` in a process group of its own; yield the group once ``port`` answers."""
+    process = subprocess.Popen(command, cwd=find_root(), start_new_session=True)
+    try:
+        _wait_answering(port)
+        yield process.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_answering(port: int, timeout_s: float = 20.0) -> None:
+    client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                if client.request("GET", "/hello", read_timeout_s=1.0).status == 200:
+                    return
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise RuntimeError(f"127.0.0.1:{port} did not answer in {timeout_s} s")
+
+
+def group_cpu_ms(group: int) -> float:
+    """CPU milliseconds so far of every thread of every live process in ``group``."""
+    total_ns = 0
+    for process in process_stats():
+        if process.group != group:
+            continue
+        tasks = Path(f"/proc/{process.pid}/task")
+        with contextlib.suppress(OSError):  # a process or thread that ended meanwhile
+            for task in tasks.iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    total_ns += int((task / "schedstat").read_text().split()[0])
+    return total_ns / 1e6
+
+
+def cpu_ms_per_request(
+    group: int, port: int, *, rate: float, duration_s: float, idle_s: float = IDLE_S
+) -> float:
+    """The group's CPU per request at ``rate`` over one kept-alive connection, idle share removed."""
+    client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
+    try:
+        for _ in range(10):  # a connection open and the server's first-request work done
+            client.request("GET", "/hello", read_timeout_s=READ_TIMEOUT_S)
+        idle_before = group_cpu_ms(group)
+        time.sleep(idle_s)
+        idle_ms_per_s = (group_cpu_ms(group) - idle_before) / idle_s
+        count = int(rate * duration_s)
+        started = time.monotonic()
+        before = group_cpu_ms(group)
+        for sent in range(count):
+            # On a fixed schedule, so that a slower server is not asked less often.
+            time.sleep(max(0.0, started + sent / rate - time.monotonic()))
+            answer = client.request("GET", "/hello", read_timeout_s=READ_TIMEOUT_S)
+            if answer.status != 200:
+                raise RuntimeError(f"the server answered {answer.status}")
+        used_ms = group_cpu_ms(group) - before
+        elapsed = time.monotonic() - started
+    finally:
+        client.close()
+    return max(0.0, used_ms - idle_ms_per_s * elapsed) / count
+
+
+def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list[Figure]:
+    """gunicorn's CPU per request at the probing rate, against a bare socket server's."""
+    gunicorn_port, bare_port = free_ports(2)
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf(find_root(), "registro")),
+        "--bind", f"127.0.0.1:{gunicorn_port}", "--log-level", "warning",
+        "sportapp_lab.bench.hello:app",
+    ]  # fmt: skip
+    bare = [sys.executable, "-m", "sportapp_lab.bench.bare_server", str(bare_port)]
+    pairs: list[tuple[float, float]] = []
+    with server(gunicorn, gunicorn_port) as gunicorn_group, server(bare, bare_port) as bare_group:
+        for _ in range(rounds):
+            served = cpu_ms_per_request(gunicorn_group, gunicorn_port, rate=rate, duration_s=duration_s)
+            floor = cpu_ms_per_request(bare_group, bare_port, rate=rate, duration_s=duration_s)
+            print(f"  probe floor round: gunicorn {served:.3f} ms, bare socket {floor:.3f} ms a request",
+                  flush=True)
+            pairs.append((served, floor))
+    ratios = [served / floor for served, floor in pairs if floor > 0]
+    figure = Figure(
+        key="probe_cpu_floor",
+        title="server CPU per probe at the monitor's rate",
+        value=round(statistics.median(served for served, _ in pairs), 3),
+        unit="ms",
+        baseline=round(statistics.median(floor for _, floor in pairs), 3),
+        baseline_title="bare Python socket server, same bytes",
+        target="reported",
+        parameters={
+            "rate_per_s": rate,
+            "duration_s": duration_s,
+            "rounds": [{"gunicorn_ms": round(s, 3), "bare_ms": round(f, 3)} for s, f in pairs],
+            "gunicorn": worker_settings(find_root(), "registro"),
+        },
+        paired_ratio=round(statistics.median(ratios), 2) if ratios else None,
+    )
+    return [figure]
