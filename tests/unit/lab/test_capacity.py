@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -87,6 +88,32 @@ def test_the_ramp_rises_until_a_step_is_not_served_and_keeps_the_best() -> None:
     assert capacity.per_s == pytest.approx(48.75)  # 195 of 244 served in 4 s
     assert capacity.method == "measured"
     assert len(capacity.steps) == 6
+
+
+def test_refinements_look_between_the_best_served_rate_and_the_first_not_served() -> None:
+    stack = FakeStack(capacity=53.0)
+
+    capacity = measure_capacity(
+        "http://gateway", start_rate=20.0, factor=1.25, step_s=4.0, refinements=2, run_step=stack
+    )
+
+    # Between the rates as the steps record them (to a hundredth).
+    between = math.sqrt(48.83 * 61.04)  # not served: 212 of 218
+    assert stack.rates[5:] == pytest.approx([61.03515625, between, math.sqrt(48.83 * round(between, 2))])
+    assert capacity.per_s == pytest.approx(51.75)  # 207 of 207 served in 4 s, above the ramp's 48.75
+    assert [step.get("refinement", False) for step in capacity.steps] == [False] * 6 + [True, True]
+
+
+def test_a_served_refinement_moves_the_lower_side_up() -> None:
+    stack = FakeStack(capacity=58.0)
+
+    capacity = measure_capacity(
+        "http://gateway", start_rate=20.0, factor=1.25, step_s=4.0, refinements=2, run_step=stack
+    )
+
+    first = math.sqrt(48.83 * 61.04)  # served: 218 of 218
+    assert stack.rates[6:] == pytest.approx([first, math.sqrt(round(first, 2) * 61.04)])
+    assert capacity.per_s == pytest.approx(57.75)  # 231 of 231: the second one served too
 
 
 def test_a_machine_slower_than_guessed_starts_again_at_half_the_rate() -> None:

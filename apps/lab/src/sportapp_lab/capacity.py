@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 from collections.abc import Callable, Sequence
@@ -112,25 +113,33 @@ def measure_capacity(
     step_s: float = 3.0,
     factor: float = 1.25,
     max_steps: int = 12,
+    refinements: int = 0,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     run_step: StepRunner | None = None,
 ) -> Capacity:
     """Offer registrations at ``start_rate``, then ``factor`` times more each step, until a step
     is not served; the capacity is the best served step. A first step that is not served starts
-    again at half the rate (a machine slower than guessed)."""
+    again at half the rate (a machine slower than guessed). With ``refinements``, that many more
+    steps then halve the gap (geometrically) between the best served rate and the lowest rate not
+    served: the capacity is known to a finer share than ``factor``."""
 
     def through_the_gateway(rate: float, duration_s: float) -> Sequence[RequestRecord]:
         return run_load_sync(LoadConfig(base_url, rate=rate, duration_s=duration_s, read_share=0.0))
 
     run = run_step or through_the_gateway
+
+    def offer(rate: float, **marks: Any) -> dict[str, Any]:
+        records = run(rate, step_s)
+        step = {"rate": round(rate, 2), **step_figures(records, step_s), **marks}
+        if on_step is not None:
+            on_step(step)
+        return step
+
     steps: list[dict[str, Any]] = []
     rate = start_rate
     for _ in range(max_steps):
-        records = run(rate, step_s)
-        step = {"rate": round(rate, 2), **step_figures(records, step_s)}
+        step = offer(rate)
         steps.append(step)
-        if on_step is not None:
-            on_step(step)
         if step_served(step):
             rate *= factor
         elif best_step(steps) is None and rate > 1.0:
@@ -141,6 +150,17 @@ def measure_capacity(
     best = best_step(steps)
     if best is None:
         raise RuntimeError(f"no step was served, down to {rate:.1f} registrations/s: {steps}")
+    if not step_served(steps[-1]):  # the ramp found a rate it could not serve: look between
+        served_rate, unserved_rate = float(best["rate"]), float(steps[-1]["rate"])
+        for _ in range(refinements):
+            step = offer(math.sqrt(served_rate * unserved_rate), refinement=True)
+            steps.append(step)
+            if step_served(step):
+                served_rate = float(step["rate"])
+                if step["served_per_s"] > best["served_per_s"]:
+                    best = step
+            else:
+                unserved_rate = float(step["rate"])
     return Capacity(
         per_s=float(best["served_per_s"]),
         measured_at=datetime.now(timezone.utc).isoformat(),

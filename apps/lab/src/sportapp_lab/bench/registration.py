@@ -21,9 +21,11 @@ from sportapp_stack.config import find_root
 from sportapp_stack.programs import worker_settings
 
 TARGET_RATIO = 0.85
-# The ramp starts well below the bound and rises by a tenth each step.
+# The ramp starts well below the bound and rises by a tenth each step; then two steps between the
+# best served rate and the first one not served find the capacity to within 2.5%.
 FIRST_STEP_SHARE = 0.3
 STEP_FACTOR = 1.1
+REFINEMENTS = 2
 
 
 def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
@@ -37,6 +39,7 @@ def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
             step_s=step_s,
             factor=STEP_FACTOR,
             max_steps=30,
+            refinements=REFINEMENTS,
             on_step=lambda step: print(
                 f"  registration step {step['rate']:6.1f}/s: served {step['served_per_s']}/s, "
                 f"ok {step['ok_share']}, p99 {step['p99_ms']} ms", flush=True,
