@@ -33,12 +33,14 @@ class FakeTarget:
         self.alive = True
         self.is_ready = True
         self.miss_reason = "connection"
+        self.readiness_asked = 0
 
     def ping(self) -> ProbeResult:
         reason = "" if self.alive else self.miss_reason
         return ProbeResult(self.target, time.monotonic(), self.alive, 0.001, reason)
 
     def ready(self) -> bool:
+        self.readiness_asked += 1
         return self.alive and self.is_ready
 
 
@@ -292,3 +294,25 @@ def test_a_restarted_monitor_adopts_the_route_it_finds(tmp_path: Path) -> None:
     finally:
         h.monitor.stop()
         h.thread.join(timeout=5)
+
+
+def test_the_active_instances_readiness_is_asked_less_often_once_it_is_ready(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.targets[PRIMARY].is_ready = False  # the active instance, not ready yet
+    h.thread.start()
+    try:
+        eventually(lambda: _both_up(h) and h.targets[BACKUP].readiness_asked >= 20)
+        # Until it is first seen ready, the active instance is asked as often as the standby.
+        assert h.targets[PRIMARY].readiness_asked >= h.targets[BACKUP].readiness_asked - 3
+
+        h.targets[PRIMARY].is_ready = True
+        eventually(lambda: h.monitor.snapshot()["targets"][PRIMARY]["ready"] is True)
+        active_before, standby_before = (h.targets[name].readiness_asked for name in (PRIMARY, BACKUP))
+        eventually(lambda: h.targets[BACKUP].readiness_asked - standby_before >= 50)
+        active = h.targets[PRIMARY].readiness_asked - active_before
+        standby = h.targets[BACKUP].readiness_asked - standby_before
+    finally:
+        h.monitor.stop()
+        h.thread.join(timeout=5)
+    # Every fifth round (ACTIVE_READINESS_EVERY), give or take a round at either end.
+    assert 0 < active <= standby // 5 + 2

@@ -183,12 +183,18 @@ class Monitor:
             next_ping[name] = max(due + interval, now)
 
     def _ask_readiness(self, *, active_too: bool) -> None:
-        # Readiness of every live instance: the standby's decides a switch, the active's is shown.
+        # Readiness of every live instance: the standby's decides a switch, the active's is shown,
+        # and asked every round too until it is first seen ready (redundancy is reported, and
+        # waited for, only once both are).
         with self._lock:
             active = self.route.active.name if self.route is not None else None
-        for name, probe in self._probes.items():
-            if self.trackers[name].state is TargetState.UP and (active_too or name != active):
-                self._pings.submit(self._readiness, probe)
+            asked = [
+                probe for name, probe in self._probes.items()
+                if self.trackers[name].state is TargetState.UP
+                and (active_too or name != active or not self.ready.get(name, False))
+            ]
+        for probe in asked:
+            self._pings.submit(self._readiness, probe)
 
     def _ping(self, probe: Probe) -> None:
         try:
