@@ -6,10 +6,13 @@ import contextlib
 import shutil
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from sportapp_lab.analysis import percentile
 from sportapp_stack.config import PORT_FIELDS, StackConfig, find_root, free_ports
@@ -78,3 +81,14 @@ def new_stack(**overrides: Any) -> Stack:
     var_dir.chmod(0o755)  # NGINX's workers run unprivileged and read the rendered files
     ports: dict[str, Any] = dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)), strict=True))
     return Stack(StackConfig(var_dir=var_dir, root=find_root(), **ports, **overrides))
+
+
+def wait_answering(url: str, timeout_s: float = 20.0) -> None:
+    """Return once ``GET url`` answers 200; RuntimeError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {timeout_s} s")

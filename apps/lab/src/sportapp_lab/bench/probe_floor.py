@@ -15,16 +15,14 @@ CPU per request is the server's process group's CPU time over the window, less w
 the same time doing nothing, divided by the requests answered. The time is read in nanoseconds
 from every thread's ``/proc/<pid>/task/<tid>/schedstat`` (the clock ticks of ``/proc/<pid>/stat``
 are 10 ms: too coarse for the bare server's few milliseconds a window); both servers keep their
-threads for the whole run. The runs alternate
-and the figure is the median of the paired ratios. On this kind of machine the services' idle
+threads for the whole run. The runs alternate and the figure is the median of the paired
+ratios. On this kind of machine the services' idle
 CPU is mostly this floor times the probes they answer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,9 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sportapp_core.adapters.http.session import ServiceClient
-from sportapp_lab.bench.common import Figure
+from sportapp_lab.bench.common import Figure, wait_answering
 from sportapp_stack.config import find_root, free_ports
-from sportapp_stack.processes import process_stats
+from sportapp_stack.processes import process_stats, stop_groups
 from sportapp_stack.programs import gunicorn_conf, worker_settings
 
 # The monitor pings the instance that takes the registrations every 100 ms.
@@ -49,30 +47,10 @@ def server(command: list[str], port: int) -> Iterator[int]:
     """Start ``command`` in a process group of its own; yield the group once ``port`` answers."""
     process = subprocess.Popen(command, cwd=find_root(), start_new_session=True)
     try:
-        _wait_answering(port)
+        wait_answering(f"http://127.0.0.1:{port}/hello")
         yield process.pid
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_answering(port: int, timeout_s: float = 20.0) -> None:
-    client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                if client.request("GET", "/hello", read_timeout_s=1.0).status == 200:
-                    return
-            time.sleep(0.1)
-    finally:
-        client.close()
-    raise RuntimeError(f"127.0.0.1:{port} did not answer in {timeout_s} s")
+        stop_groups([process], timeout_s=15)
 
 
 def group_cpu_ms(group: int) -> float:

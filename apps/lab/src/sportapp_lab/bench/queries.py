@@ -11,8 +11,6 @@ can-register check through the real gateway.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -23,9 +21,10 @@ from pathlib import Path
 
 import requests
 
-from sportapp_lab.bench.common import Figure, bench_stack
+from sportapp_lab.bench.common import Figure, bench_stack, wait_answering
 from sportapp_lab.bench.wrk import WrkResult, run_wrk
 from sportapp_stack.config import find_root, free_ports
+from sportapp_stack.processes import stop_groups
 from sportapp_stack.programs import gunicorn_conf, worker_settings
 from sportapp_stack.render import worker_user
 from sportapp_stack.stack import Stack
@@ -93,28 +92,10 @@ def hello_behind_nginx(stack: Stack, wsgi_app: str) -> Iterator[str]:
         for command in (gunicorn, nginx):
             started.append(subprocess.Popen(command, cwd=find_root(), start_new_session=True))
         url = f"http://127.0.0.1:{port}"
-        _wait_answering(url + "/hello")
+        wait_answering(url + "/hello")
         yield url
     finally:
-        for process in started:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _wait_answering(url: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer in {timeout_s} s")
+        stop_groups(started, timeout_s=15)
 
 
 def seed_users(stack: Stack, count: int) -> list[int]:

@@ -11,11 +11,12 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from sportapp_stack.processes import stop_groups
 
 MIN_MAJOR_VERSION = 5
 VERSION_TIMEOUT_S = 120.0
@@ -178,12 +179,7 @@ def _run_bounded(command: list[str], *, timeout_s: float, cwd: Path) -> int:
         try:
             return process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_groups([process], timeout_s=10)
     raise JMeterFailed(f"jmeter did not finish within {timeout_s:.0f} s and was stopped")
 
 
