@@ -6,12 +6,13 @@ import unicodedata
 from collections.abc import Callable
 from typing import Literal
 
+import email_validator
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sportapp_core.domain import EmailAddress, InvalidEmail
-from sportapp_core.domain.email import normalise_email
+from sportapp_core.domain.email import _plain_parts, normalise_email
 
 # Label lengths that add up to a 189-character domain: 64 + "@" + 189 = 254, the RFC 5321 maximum.
 LONGEST_DOMAIN = "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
@@ -258,3 +259,67 @@ def test_composed_or_decomposed_form_never_changes_validity_or_the_user(raw: str
     decomposed = parse_or_none(unicodedata.normalize("NFD", raw))
 
     assert decomposed == composed
+
+
+# --- The plain ASCII path: never a different answer from email-validator, which it stands in for. ---
+
+# Characters and pieces where the two could disagree: every atext character, dots, hyphens, digits
+# at the end of a domain, reserved "ab--" and Punycode labels, special-use names, whitespace,
+# quotes, brackets, IP literals, and a non-ASCII letter.
+tricky_pieces = st.sampled_from(
+    [*"aZ09.-_+!#$%&'*/=?^`{|}~@ \"[]()<>,;:\\\t",
+     "xn--", "ab--", "--", "..", "com", "test", "localhost", "local", "arpa", "onion", "invalid",
+     "1", "é", "1.2.3.4", "[1.2.3.4]", "a" * 63, "b" * 64]
+)
+tricky_text = st.lists(tricky_pieces, max_size=24).map("".join)
+tricky_addresses = st.one_of(
+    st.builds(lambda local, domain: f"{local}@{domain}", tricky_text, tricky_text),
+    st.builds(lambda local, domain, tld: f"{local}@{domain}.{tld}", tricky_text, tricky_text,
+              st.sampled_from(["com", "COM", "c0m", "123", "test", "co-m", "x", "xn--p1ai"])),
+    st.emails(),
+    st.emails().map(str.upper),
+)
+
+
+def validator_parts(raw: str) -> tuple[str, str, str] | None:
+    """What email-validator itself says of ``raw``: its parts, or None if it refuses it."""
+    try:
+        checked = email_validator.validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+    except (email_validator.EmailNotValidError, UnicodeError):
+        return None
+    return checked.local_part, checked.domain, checked.ascii_domain
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tricky_addresses)
+@example("a@b.c1")
+@example("a@b--c.com")
+@example("ab--c@example.com")
+@example("a@ab--c.com")
+@example("a@xn--bcher-kva.de")
+@example("a@sub.localhost")
+@example("a@LOCALHOST")
+@example("a@notlocalhost.com")
+@example("a@1.2.3.4")
+@example("a.@example.com")
+@example("a@example.com.")
+@example("a@-example.com")
+@example("a@example-.com")
+@example(f"{'a' * 64}@{LONGEST_DOMAIN}")
+@example(f"{'a' * 65}@example.com")
+def test_the_plain_path_answers_only_as_email_validator_would(raw: str) -> None:
+    plain = _plain_parts(raw)
+
+    if plain is not None:
+        assert validator_parts(raw) == plain
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["ana@example.com", "Ana.Maria@Example.COM", "query-bench-7@sportapp-bench.dev",
+     "a+tag@mail.sub.example.co.uk", "o'neil@example.ie", f"{'a' * 64}@{LONGEST_DOMAIN}"],
+)
+def test_common_addresses_take_the_plain_path(raw: str) -> None:
+    # Without this, the test above would hold even if the plain path never answered.
+    assert _plain_parts(raw) == validator_parts(raw)
+    assert _plain_parts(raw) is not None
