@@ -116,6 +116,26 @@ def test_a_served_refinement_moves_the_lower_side_up() -> None:
     assert capacity.per_s == pytest.approx(57.75)  # 231 of 231: the second one served too
 
 
+def test_what_is_measured_after_each_step_is_kept_with_that_step() -> None:
+    stack = FakeStack(capacity=53.0)
+    baselines = iter(range(100, 200))
+
+    capacity = measure_capacity(
+        "http://gateway", start_rate=20.0, factor=1.25, step_s=4.0, refinements=2, run_step=stack,
+        after_step=lambda: {"baseline": next(baselines)},
+    )
+
+    assert [step["baseline"] for step in capacity.steps] == list(range(100, 108))
+    # The capacity came from the second refinement (the eighth step), so does its baseline.
+    knee = capacity.setting_step()
+    assert knee is not None
+    assert (knee["served_per_s"], knee["baseline"]) == (capacity.per_s, 107)
+
+
+def test_a_cached_capacity_has_no_step_that_set_it() -> None:
+    assert measured(timedelta(minutes=1)).setting_step() is None
+
+
 def test_a_machine_slower_than_guessed_starts_again_at_half_the_rate() -> None:
     stack = FakeStack(capacity=12.0)
 

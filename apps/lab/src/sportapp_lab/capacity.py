@@ -96,6 +96,13 @@ class Capacity:
         measured = datetime.fromisoformat(self.measured_at)
         return ((now or datetime.now(timezone.utc)) - measured).total_seconds()
 
+    def setting_step(self) -> dict[str, Any] | None:
+        """The served step whose rate is the capacity (None for a cached figure kept no steps)."""
+        for step in self.steps:
+            if step_served(step) and step["served_per_s"] == self.per_s:
+                return step
+        return None
+
     def as_dict(self) -> dict[str, Any]:
         """For the report, with its age."""
         return {**asdict(self), "age_s": round(self.age_s(), 1)}
@@ -114,6 +121,7 @@ def measure_capacity(
     factor: float = 1.25,
     max_steps: int = 12,
     refinements: int = 0,
+    after_step: Callable[[], dict[str, Any]] | None = None,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     run_step: StepRunner | None = None,
 ) -> Capacity:
@@ -121,7 +129,9 @@ def measure_capacity(
     is not served; the capacity is the best served step. A first step that is not served starts
     again at half the rate (a machine slower than guessed). With ``refinements``, that many more
     steps then halve the gap (geometrically) between the best served rate and the lowest rate not
-    served: the capacity is known to a finer share than ``factor``."""
+    served: the capacity is known to a finer share than ``factor``. ``after_step`` measures
+    something right after each step, while the stack is idle (a benchmark's baseline, taken next
+    to the step rather than minutes away from it); what it returns is added to the step."""
 
     def through_the_gateway(rate: float, duration_s: float) -> Sequence[RequestRecord]:
         return run_load_sync(LoadConfig(base_url, rate=rate, duration_s=duration_s, read_share=0.0))
@@ -131,6 +141,8 @@ def measure_capacity(
     def offer(rate: float, **marks: Any) -> dict[str, Any]:
         records = run(rate, step_s)
         step = {"rate": round(rate, 2), **step_figures(records, step_s), **marks}
+        if after_step is not None:
+            step.update(after_step())
         if on_step is not None:
             on_step(step)
         return step

@@ -35,7 +35,9 @@ from sportapp_stack.processes import group_cpu_s
 from sportapp_stack.redundancy import wait_redundant
 from sportapp_stack.stack import Stack
 
-TARGET_PER_REGISTRATION = 1.35  # the goal is 1.15
+# The bar, and where it wants the stack to end up.
+TARGET_PER_REGISTRATION = 1.35
+GOAL_PER_REGISTRATION = 1.15
 TARGET_IDLE_SHARE = 0.03
 SUPERVISORD = "supervisord"
 
@@ -152,7 +154,7 @@ def measure(*, rate: float, idle_s: float, load_s: float) -> list[Figure]:
         unit="ms",
         baseline=round(hash_ms, 2),
         baseline_title="CPU of one argon2id hash in registro, same window, ms",
-        target=f"<= {TARGET_PER_REGISTRATION} x the hash",
+        target=f"<= {TARGET_PER_REGISTRATION} x the hash (goal {GOAL_PER_REGISTRATION})",
         parameters={**common, "marginal_ms_per_registration": round(stack_marginal, 2),
                     "marginal_ratio": round(stack_marginal / hash_ms, 3)},
     )

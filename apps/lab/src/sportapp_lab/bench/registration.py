@@ -4,13 +4,18 @@ The capacity step ramp the experiment runs before its load (open-loop steps of r
 arrival schedule, so a slow server cannot slow the generator down and hide its latency), with longer
 and finer steps: the figure is the most any step served with nearly every registration answered
 201 and a p99 within 1 s. The bound is argon2id hashes per second on every core with the same
-parameters, measured in the same run, before and after the steps.
+parameters, measured in the same run: before the steps (to place the first one), and after each
+step for a few seconds while the stack is idle. The figure is read against the bound measured right
+after the step that set it: on a shared machine the bound moved by a fifth within one ramp (96.7 ->
+76.6 hashes/s), and a bound taken minutes away from the knee, or averaged over the ramp, reads that
+drift as the stack's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_lab.bench.common import Figure, bench_stack
@@ -20,18 +25,26 @@ from sportapp_lab.metrics import registro_metrics
 from sportapp_stack.config import find_root
 from sportapp_stack.programs import worker_settings
 
-TARGET_RATIO = 0.85
+# The issue's bar, and where it wants registrations to end up.
+TARGET_RATIO = 0.75
+GOAL_RATIO = 0.85
 # The ramp starts well below the bound and rises by a tenth each step; then two steps between the
 # best served rate and the first one not served find the capacity to within 2.5%.
 FIRST_STEP_SHARE = 0.3
 STEP_FACTOR = 1.1
 REFINEMENTS = 2
+# The bound measured after each step: long enough for a few hundred hashes on two cores.
+PAIRED_HASH_S = 3.0
 
 
 def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
     """The throughput figure and the hashing bound it is read against (returned for reuse)."""
     parameters = Argon2Parameters.from_env(os.environ)
     bound_before = hashes_per_second(hash_s, parameters)
+
+    def bound_next_to_it() -> dict[str, float]:
+        return {"hashes_per_s_after": round(hashes_per_second(PAIRED_HASH_S, parameters), 1)}
+
     with bench_stack(registration_rate="5000r/s", registration_burst=10000) as stack:
         capacity = measure_capacity(
             stack.config.gateway_url,
@@ -40,16 +53,19 @@ def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
             factor=STEP_FACTOR,
             max_steps=30,
             refinements=REFINEMENTS,
+            after_step=bound_next_to_it,
             on_step=lambda step: print(
                 f"  registration step {step['rate']:6.1f}/s: served {step['served_per_s']}/s, "
-                f"ok {step['ok_share']}, p99 {step['p99_ms']} ms", flush=True,
+                f"ok {step['ok_share']}, p99 {step['p99_ms']} ms; "
+                f"then {step['hashes_per_s_after']} hashes/s", flush=True,
             ),
         )
         admission = registro_metrics(stack.config)
-    # Measured again after the steps (the stack stopped): on a shared machine, a neighbour's load
-    # moves the bound as it moves the stack's figure, and the mean of the two sides the steps.
-    bound_after = hashes_per_second(hash_s, parameters)
-    bound = (bound_before + bound_after) / 2
+    knee = capacity.setting_step()
+    if knee is None:  # measure_capacity raises before that: a served step always sets the figure
+        raise RuntimeError(f"no step delivered the capacity {capacity.per_s}/s: {capacity.steps}")
+    bound = knee["hashes_per_s_after"]
+    paired = [step["hashes_per_s_after"] for step in capacity.steps]
     # The services inherit this environment: what it says of gunicorn is what they run with.
     gunicorn = worker_settings(find_root(), "registro")
     figure = Figure(
@@ -58,17 +74,21 @@ def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
         value=capacity.per_s,
         unit="req/s",
         baseline=round(bound, 1),
-        baseline_title="argon2id hashes/s on all cores",
-        target=f">= {TARGET_RATIO} of the hashing bound",
+        baseline_title="argon2id hashes/s on all cores, right after the step that set the figure",
+        target=f">= {TARGET_RATIO} of the hashing bound (goal {GOAL_RATIO})",
         parameters={
             "argon2": dataclasses.asdict(parameters),
             **gunicorn,
             "admission_budget_ms": round(admission["sportapp_admission_budget_seconds"] * 1000),
             "max_admitted": int(admission["sportapp_registrations_admitted_max"]),
             "step_s": step_s,
-            "hashes_per_s_before_and_after": [round(bound_before, 1), round(bound_after, 1)],
+            "hashes_per_s_before_the_steps": round(bound_before, 1),
+            "hashes_per_s_after_the_steps": {
+                "min": min(paired), "median": statistics.median(paired), "max": max(paired),
+            },
             "steps": capacity.steps,
         },
     )
     figure.met = figure.ratio is not None and figure.ratio >= TARGET_RATIO
-    return [figure], bound
+    # For the other benchmarks' rates: the bound as this run saw it, every measurement of it.
+    return [figure], statistics.median([bound_before, *paired])
