@@ -6,7 +6,9 @@ import math
 
 import pytest
 
+from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_lab.analysis import percentile
+from sportapp_lab.bench import registration
 from sportapp_lab.bench.__main__ import table
 from sportapp_lab.bench.common import Figure, summary
 from sportapp_lab.bench.wrk import parse, rotating_paths_script
@@ -99,3 +101,17 @@ def test_the_table_shows_value_baseline_ratio_and_verdict() -> None:
     assert lines[0].split() == ["figure", "value", "baseline", "ratio", "target", "met"]
     assert lines[2].split() == ["throughput", "40.0", "req/s", "50.0", "0.80", ">=", "0.85", "NO"]
     assert lines[3].split() == ["cold", "start", "3.2", "s", "-", "-", "reported", "-"]
+
+
+def test_each_registration_step_is_read_against_the_bound_measured_on_either_side_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    measured = iter([90.0, 80.04, 85.0])
+    monkeypatch.setattr(registration, "hashes_per_second", lambda _duration_s, _parameters: next(measured))
+    around = registration.BoundAroundSteps(100.0, Argon2Parameters())
+
+    assert [around(), around(), around()] == [
+        {"hashes_per_s_before": 100.0, "hashes_per_s_after": 90.0},
+        {"hashes_per_s_before": 90.0, "hashes_per_s_after": 80.0},
+        {"hashes_per_s_before": 80.0, "hashes_per_s_after": 85.0},
+    ]
