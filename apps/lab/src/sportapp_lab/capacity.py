@@ -97,7 +97,7 @@ class Capacity:
         return ((now or datetime.now(timezone.utc)) - measured).total_seconds()
 
     def setting_step(self) -> dict[str, Any] | None:
-        """The served step whose rate is the capacity (None for a cached figure kept no steps)."""
+        """The served step whose rate is the capacity (None for a cached figure: it keeps no steps)."""
         for step in self.steps:
             if step_served(step) and step["served_per_s"] == self.per_s:
                 return step
