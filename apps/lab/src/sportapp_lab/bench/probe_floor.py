@@ -18,6 +18,14 @@ are 10 ms: too coarse for the bare server's few milliseconds a window); both ser
 threads for the whole run. The runs alternate and the figure is the median of the paired
 ratios. On this kind of machine the services' idle
 CPU is mostly this floor times the probes they answer.
+
+A second figure reads the same gunicorn against itself: the hello at the probing rate against the
+hello asked back-to-back (the next request sent as soon as the answer is in), same connection,
+same round. The code run per request is the same; what differs is that at 10 a second the process
+has slept, and its caches and the CPU's predictors have served other work, before each request.
+That ratio is the machine's, not the code's: it says how much of a paced request's cost (a probe,
+a hop of a registration every 40 ms) is waking up, and so how little a code path's cost measured
+back-to-back tells of what it costs in the stack.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ from sportapp_stack.programs import gunicorn_conf, worker_settings
 
 # The monitor pings the instance that takes the registrations every 100 ms.
 PROBE_RATE = 10.0
+# The back-to-back run: as many requests as a round at the probing rate sends, at least this many
+# (a second or so of work, so that its idle share is negligible).
+BACK_TO_BACK_MIN_REQUESTS = 1000
 IDLE_S = 5.0
 READ_TIMEOUT_S = 2.0
 
@@ -68,9 +79,16 @@ def group_cpu_ms(group: int) -> float:
 
 
 def cpu_ms_per_request(
-    group: int, port: int, *, rate: float, duration_s: float, idle_s: float = IDLE_S
+    group: int, port: int, *, rate: float | None, duration_s: float, idle_s: float = IDLE_S,
+    requests: int | None = None,
 ) -> float:
-    """The group's CPU per request at ``rate`` over one kept-alive connection, idle share removed."""
+    """The group's CPU per request at ``rate`` over one kept-alive connection, idle share removed.
+
+    ``rate`` None sends back-to-back: each request as soon as the previous answer is in, and
+    ``requests`` of them (``duration_s`` is then not used).
+    """
+    if (rate is None) == (requests is None):
+        raise ValueError("give a rate (and a duration) or a number of back-to-back requests")
     client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
     try:
         for _ in range(10):  # a connection open and the server's first-request work done
@@ -78,12 +96,13 @@ def cpu_ms_per_request(
         idle_before = group_cpu_ms(group)
         time.sleep(idle_s)
         idle_ms_per_s = (group_cpu_ms(group) - idle_before) / idle_s
-        count = int(rate * duration_s)
+        count = int(rate * duration_s) if rate is not None else int(requests or 0)
         started = time.monotonic()
         before = group_cpu_ms(group)
         for sent in range(count):
-            # On a fixed schedule, so that a slower server is not asked less often.
-            time.sleep(max(0.0, started + sent / rate - time.monotonic()))
+            if rate is not None:
+                # On a fixed schedule, so that a slower server is not asked less often.
+                time.sleep(max(0.0, started + sent / rate - time.monotonic()))
             answer = client.request("GET", "/hello", read_timeout_s=READ_TIMEOUT_S)
             if answer.status != 200:
                 raise RuntimeError(f"the server answered {answer.status}")
@@ -95,7 +114,8 @@ def cpu_ms_per_request(
 
 
 def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list[Figure]:
-    """gunicorn's CPU per request at the probing rate, against a bare socket server's."""
+    """gunicorn's CPU per request at the probing rate, against a bare socket server's; and against
+    its own back-to-back."""
     gunicorn_port, bare_port = free_ports(2)
     gunicorn = [
         sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf(find_root(), "registro")),
@@ -104,14 +124,39 @@ def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list
     ]  # fmt: skip
     bare = [sys.executable, "-m", "sportapp_lab.bench.bare_server", str(bare_port)]
     pairs: list[tuple[float, float]] = []
+    busy: list[float] = []
+    back_to_back = max(BACK_TO_BACK_MIN_REQUESTS, int(rate * duration_s))
     with server(gunicorn, gunicorn_port) as gunicorn_group, server(bare, bare_port) as bare_group:
         for _ in range(rounds):
             served = cpu_ms_per_request(gunicorn_group, gunicorn_port, rate=rate, duration_s=duration_s)
             floor = cpu_ms_per_request(bare_group, bare_port, rate=rate, duration_s=duration_s)
-            print(f"  probe floor round: gunicorn {served:.3f} ms, bare socket {floor:.3f} ms a request",
-                  flush=True)
+            warm = cpu_ms_per_request(
+                gunicorn_group, gunicorn_port, rate=None, duration_s=0.0, requests=back_to_back
+            )
+            print(f"  probe floor round: gunicorn {served:.3f} ms ({warm:.3f} back-to-back), "
+                  f"bare socket {floor:.3f} ms a request", flush=True)
             pairs.append((served, floor))
+            busy.append(warm)
     ratios = [served / floor for served, floor in pairs if floor > 0]
+    wake_ratios = [served / warm for (served, _), warm in zip(pairs, busy, strict=True) if warm > 0]
+    wake = Figure(
+        key="probe_cpu_wake",
+        title="gunicorn CPU per request at the monitor's rate, against back-to-back",
+        value=round(statistics.median(served for served, _ in pairs), 3),
+        unit="ms",
+        baseline=round(statistics.median(busy), 3),
+        baseline_title=f"the same hello on the same connection, {back_to_back} requests back-to-back",
+        target="reported",
+        parameters={
+            "rate_per_s": rate,
+            "back_to_back_requests": back_to_back,
+            "rounds": [
+                {"paced_ms": round(s, 3), "back_to_back_ms": round(w, 3)}
+                for (s, _), w in zip(pairs, busy, strict=True)
+            ],
+        },
+        paired_ratio=round(statistics.median(wake_ratios), 2) if wake_ratios else None,
+    )
     figure = Figure(
         key="probe_cpu_floor",
         title="server CPU per probe at the monitor's rate",
@@ -128,4 +173,4 @@ def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list
         },
         paired_ratio=round(statistics.median(ratios), 2) if ratios else None,
     )
-    return [figure]
+    return [figure, wake]
