@@ -79,16 +79,11 @@ def group_cpu_ms(group: int) -> float:
 
 
 def cpu_ms_per_request(
-    group: int, port: int, *, rate: float | None, duration_s: float, idle_s: float = IDLE_S,
-    requests: int | None = None,
+    group: int, port: int, *, requests: int, rate: float | None = None, idle_s: float = IDLE_S
 ) -> float:
-    """The group's CPU per request at ``rate`` over one kept-alive connection, idle share removed.
-
-    ``rate`` None sends back-to-back: each request as soon as the previous answer is in, and
-    ``requests`` of them (``duration_s`` is then not used).
-    """
-    if (rate is None) == (requests is None):
-        raise ValueError("give a rate (and a duration) or a number of back-to-back requests")
+    """The group's CPU per request over one kept-alive connection, idle share removed: ``requests``
+    of them at ``rate`` a second, or back-to-back (each as soon as the previous answer is in) when
+    ``rate`` is None."""
     client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
     try:
         for _ in range(10):  # a connection open and the server's first-request work done
@@ -96,10 +91,9 @@ def cpu_ms_per_request(
         idle_before = group_cpu_ms(group)
         time.sleep(idle_s)
         idle_ms_per_s = (group_cpu_ms(group) - idle_before) / idle_s
-        count = int(rate * duration_s) if rate is not None else int(requests or 0)
         started = time.monotonic()
         before = group_cpu_ms(group)
-        for sent in range(count):
+        for sent in range(requests):
             if rate is not None:
                 # On a fixed schedule, so that a slower server is not asked less often.
                 time.sleep(max(0.0, started + sent / rate - time.monotonic()))
@@ -110,7 +104,7 @@ def cpu_ms_per_request(
         elapsed = time.monotonic() - started
     finally:
         client.close()
-    return max(0.0, used_ms - idle_ms_per_s * elapsed) / count
+    return max(0.0, used_ms - idle_ms_per_s * elapsed) / requests
 
 
 def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list[Figure]:
@@ -124,27 +118,29 @@ def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list
     ]  # fmt: skip
     bare = [sys.executable, "-m", "sportapp_lab.bench.bare_server", str(bare_port)]
     pairs: list[tuple[float, float]] = []
-    busy: list[float] = []
-    back_to_back = max(BACK_TO_BACK_MIN_REQUESTS, int(rate * duration_s))
+    back_to_back_ms: list[float] = []
+    paced = int(rate * duration_s)
+    back_to_back = max(BACK_TO_BACK_MIN_REQUESTS, paced)
     with server(gunicorn, gunicorn_port) as gunicorn_group, server(bare, bare_port) as bare_group:
         for _ in range(rounds):
-            served = cpu_ms_per_request(gunicorn_group, gunicorn_port, rate=rate, duration_s=duration_s)
-            floor = cpu_ms_per_request(bare_group, bare_port, rate=rate, duration_s=duration_s)
-            warm = cpu_ms_per_request(
-                gunicorn_group, gunicorn_port, rate=None, duration_s=0.0, requests=back_to_back
-            )
+            served = cpu_ms_per_request(gunicorn_group, gunicorn_port, requests=paced, rate=rate)
+            floor = cpu_ms_per_request(bare_group, bare_port, requests=paced, rate=rate)
+            warm = cpu_ms_per_request(gunicorn_group, gunicorn_port, requests=back_to_back)
             print(f"  probe floor round: gunicorn {served:.3f} ms ({warm:.3f} back-to-back), "
                   f"bare socket {floor:.3f} ms a request", flush=True)
             pairs.append((served, floor))
-            busy.append(warm)
+            back_to_back_ms.append(warm)
+    served_ms = round(statistics.median(served for served, _ in pairs), 3)
     ratios = [served / floor for served, floor in pairs if floor > 0]
-    wake_ratios = [served / warm for (served, _), warm in zip(pairs, busy, strict=True) if warm > 0]
+    wake_ratios = [
+        served / warm for (served, _), warm in zip(pairs, back_to_back_ms, strict=True) if warm > 0
+    ]
     wake = Figure(
         key="probe_cpu_wake",
         title="gunicorn CPU per request at the monitor's rate, against back-to-back",
-        value=round(statistics.median(served for served, _ in pairs), 3),
+        value=served_ms,
         unit="ms",
-        baseline=round(statistics.median(busy), 3),
+        baseline=round(statistics.median(back_to_back_ms), 3),
         baseline_title=f"the same hello on the same connection, {back_to_back} requests back-to-back",
         target="reported",
         parameters={
@@ -152,7 +148,7 @@ def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list
             "back_to_back_requests": back_to_back,
             "rounds": [
                 {"paced_ms": round(s, 3), "back_to_back_ms": round(w, 3)}
-                for (s, _), w in zip(pairs, busy, strict=True)
+                for (s, _), w in zip(pairs, back_to_back_ms, strict=True)
             ],
         },
         paired_ratio=round(statistics.median(wake_ratios), 2) if wake_ratios else None,
@@ -160,7 +156,7 @@ def measure(*, duration_s: float, rounds: int, rate: float = PROBE_RATE) -> list
     figure = Figure(
         key="probe_cpu_floor",
         title="server CPU per probe at the monitor's rate",
-        value=round(statistics.median(served for served, _ in pairs), 3),
+        value=served_ms,
         unit="ms",
         baseline=round(statistics.median(floor for _, floor in pairs), 3),
         baseline_title="bare Python socket server, same bytes",
