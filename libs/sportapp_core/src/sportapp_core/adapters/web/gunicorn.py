@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# gthread whose threads stay a moment with their kept-alive connection (see that module).
+LINGERING_GTHREAD = "sportapp_core.adapters.web.gunicorn_worker.LingeringThreadWorker"
+
 
 def service_settings(
     wsgi_app: str,
     *,
     default_port: int,
-    worker_class: str = "gthread",
+    worker_class: str = LINGERING_GTHREAD,
     default_workers: int = 1,
     default_threads: int = 8,
     graceful_timeout_s: int = 10,
 ) -> dict[str, Any]:
     """Every gunicorn setting of a SportApp service, by gunicorn's names.
 
-    ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults. One
+    ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults (and
+    ``SPORTAPP_KEEPALIVE_LINGER_MS`` tunes the threaded worker's linger, 0 for plain gthread). One
     worker process per service: its metrics live in its memory (no multiprocess files), and what
     a process must count or wake (admission, the feed's waiting readers) it sees whole. Scaling out
     is running more instances. The app is loaded in each worker after the fork (no

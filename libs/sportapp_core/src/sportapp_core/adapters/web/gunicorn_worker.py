@@ -1,0 +1,93 @@
+"""gunicorn's gthread worker, with a thread that stays with its kept-alive connection a moment.
+
+gthread hands every request on a kept-alive connection across three threads: the poller wakes on
+the readable socket and submits the connection to the pool, a pool thread wakes and serves it, and
+the pool thread's completion wakes the poller again (through a pipe) to put the connection back
+under watch. Between services on one machine most requests are small and arrive every few tens of
+milliseconds on the same connection (the monitor's pings every 100 ms, NGINX and the db client
+reusing their most recent connection first), and at that pace each wake-up finds a cold process:
+measured (``python -m sportapp_lab.bench --only probe-floor``), a hello at 10 a second cost
+gunicorn 2.3-2.6x its back-to-back cost. Here the thread that served a request waits on that
+connection for the next one, for ``SPORTAPP_KEEPALIVE_LINGER_MS`` at most: a request that comes
+meanwhile wakes that one thread only. Past the linger the connection goes back to the poller, as
+in gthread.
+
+A lingering thread holds a pool thread, so threads linger only while at most half the pool is in
+use (serving or lingering): the other half is always free for requests on other connections, and
+a busy instance stops lingering at all. A worker told to stop ends every linger at once, and its
+connections stop as gthread stops them.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from sportapp_core.adapters.settings import SettingsError
+
+LINGER_VARIABLE = "SPORTAPP_KEEPALIVE_LINGER_MS"
+# The monitor pings the active instance and db every 100 ms: a linger a little past that keeps
+# their probe connections with one thread each, with room for a late ping.
+DEFAULT_LINGER_MS = 250
+
+
+def keepalive_linger_s(environ: Mapping[str, str]) -> float:
+    """How long a thread waits on its connection for the next request; 0 turns lingering off."""
+    raw = environ.get(LINGER_VARIABLE, "").strip()
+    try:
+        linger_ms = int(raw) if raw else DEFAULT_LINGER_MS
+    except ValueError:
+        raise SettingsError(f"{LINGER_VARIABLE}={raw!r} is not a whole number of milliseconds") from None
+    if linger_ms < 0:
+        raise SettingsError(f"{LINGER_VARIABLE} must not be negative, got {linger_ms}")
+    return linger_ms / 1000
+
+
+class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no type hints
+    """gthread, whose threads serve a kept-alive connection's next request if it comes soon."""
+
+    def init_process(self) -> None:
+        self.linger_s = keepalive_linger_s(os.environ)
+        # Threads serving a request or lingering; lingering only while at most half are.
+        self._in_use = 0
+        self._in_use_lock = threading.Lock()
+        self._linger_until_in_use = max(1, self.cfg.threads // 2)
+        # Written once when the worker is told to stop, and never read: readable from then on, it
+        # ends every linger, present and future.
+        self._stopping_read, self._stopping_write = os.pipe()
+        super().init_process()
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.alive:
+            os.write(self._stopping_write, b"!")
+        super().handle_exit(sig, frame)
+
+    def handle(self, conn: Any) -> Any:
+        with self._in_use_lock:
+            self._in_use += 1
+        try:
+            keepalive = super().handle(conn)
+            while keepalive is True and self.alive and self._next_request_came(conn):
+                keepalive = super().handle(conn)
+            return keepalive
+        finally:
+            with self._in_use_lock:
+                self._in_use -= 1
+
+    def _next_request_came(self, conn: Any) -> bool:
+        """Whether ``conn`` has a request to read within the linger (False: back to the poller)."""
+        if conn.parser.unreader.buf.getvalue():
+            return True  # read ahead with the last request's body: it is here already
+        if self.linger_s <= 0 or self._in_use > self._linger_until_in_use:
+            return False
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
+        poller.register(self._stopping_read, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(self.linger_s * 1000)}
+        # Readable also when the peer closed: the next handle() sees the end and closes too.
+        return conn.sock.fileno() in ready and self._stopping_read not in ready
