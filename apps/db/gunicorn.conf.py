@@ -7,10 +7,12 @@ from gunicorn.workers import gthread
 
 from sportapp_core.adapters.web.gunicorn import service_settings
 
-# One gthread worker: SQLite takes one writer at a time anyway, and in one process a committed
-# registration wakes the event stream's followers directly (sportapp_core.services.feed), instead
-# of every follower looking at the outbox 50 times a second. Threads: one per event stream (one
-# per consulta instance), the registrations in flight, and the probes.
+# One threaded worker (gthread whose threads linger on their kept-alive connections,
+# sportapp_core.adapters.web.gunicorn_worker): SQLite takes one writer at a time anyway, and in
+# one process a committed registration wakes the event stream's followers directly
+# (sportapp_core.services.feed), instead of every follower looking at the outbox 50 times a
+# second. Threads: one per event stream (one per consulta instance), the registrations in flight,
+# and the probes.
 #
 # A short stop: while db stops, no registration can be recorded, and registro holds them for db
 # only so long (SPORTAPP_DB_RESEND_UNTIL_MS), counted against the gateway's bound on registrations

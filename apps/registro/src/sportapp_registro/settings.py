@@ -59,10 +59,12 @@ class RegistroSettings:
 def gunicorn_settings() -> dict[str, Any]:
     """registro's gunicorn settings (``apps/registro/gunicorn.conf.py``), from the environment.
 
-    One gthread worker: a registration spends most of its time hashing in C with the GIL
-    released, so threads wait for hash slots for free, and the one process sees every admitted
-    registration when it predicts a newcomer's wait. More threads than registrations admitted at
-    once: the spare ones answer /ping and /health however busy the instance is.
+    One threaded worker (gthread whose threads linger on their kept-alive connections,
+    ``sportapp_core.adapters.web.gunicorn_worker``): a registration spends most of its time
+    hashing in C with the GIL released, so threads wait for hash slots for free, and the one
+    process sees every admitted registration when it predicts a newcomer's wait. More threads
+    than registrations admitted at once: the spare ones answer /ping and /health however busy the
+    instance is.
     """
     threads = settings_from_env(RegistroSettings, os.environ).threads
     return service_settings(
