@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from sportapp_core.adapters.http.session import ServiceClient
-from sportapp_core.adapters.web.gunicorn import LINGERING_GTHREAD
-from sportapp_core.adapters.web.gunicorn_worker import LINGER_VARIABLE
+from sportapp_core.adapters.web.gunicorn import LINGER_VARIABLE, LINGERING_GTHREAD
 from sportapp_stack.config import find_root, free_ports
 
 APP = "tests.integration.web.connection_app:app"
@@ -161,7 +162,8 @@ def test_a_peer_that_closes_while_its_thread_lingers_frees_the_thread() -> None:
     assert waited_s < linger_s / 2
 
 
-def test_a_worker_told_to_stop_ends_its_lingers_instead_of_waiting_them_out() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGQUIT], ids=["graceful", "quick"])
+def test_a_worker_told_to_stop_ends_its_lingers_instead_of_waiting_them_out(stop: signal.Signals) -> None:
     linger_s = 20.0
     with gunicorn(threads=4, linger_ms=int(linger_s * 1000)) as port:
         client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
@@ -169,7 +171,7 @@ def test_a_worker_told_to_stop_ends_its_lingers_instead_of_waiting_them_out() ->
             worker_pid = who(client)["pid"]
             time.sleep(0.2)  # its thread lingers on this connection by now
             started = time.monotonic()
-            os.kill(worker_pid, signal.SIGTERM)
+            os.kill(worker_pid, stop)
             while Path(f"/proc/{worker_pid}").exists() and time.monotonic() - started < linger_s:
                 time.sleep(0.05)
             stopped_in_s = time.monotonic() - started

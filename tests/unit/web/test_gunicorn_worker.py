@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from sportapp_core.adapters.settings import SettingsError
-from sportapp_core.adapters.web.gunicorn import LINGERING_GTHREAD, service_settings
-from sportapp_core.adapters.web.gunicorn_worker import (
+from sportapp_core.adapters.web.gunicorn import (
     DEFAULT_LINGER_MS,
     LINGER_VARIABLE,
-    LingeringThreadWorker,
+    LINGERING_GTHREAD,
     keepalive_linger_s,
+    service_settings,
 )
+from sportapp_core.adapters.web.gunicorn_worker import LingeringThreadWorker
 
 
 def test_the_linger_defaults_to_a_little_past_the_monitors_interval() -> None:
@@ -35,3 +36,13 @@ def test_threaded_services_run_the_lingering_worker_unless_they_name_another() -
     assert service_settings("app:app", default_port=1, worker_class="sync")["worker_class"] == "sync"
     module, _, name = LINGERING_GTHREAD.rpartition(".")
     assert (module, name) == (LingeringThreadWorker.__module__, LingeringThreadWorker.__name__)
+
+
+def test_a_bad_linger_stops_the_configuration_before_a_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(LINGER_VARIABLE, "soon")
+    with pytest.raises(SettingsError, match=LINGER_VARIABLE):
+        service_settings("app:app", default_port=1)
+    # A service on another worker class does not read it.
+    assert service_settings("app:app", default_port=1, worker_class="sync")["worker_class"] == "sync"

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
+
+from sportapp_core.adapters.settings import SettingsError
 
 # gthread whose threads stay a moment with their kept-alive connection (see that module).
 LINGERING_GTHREAD = "sportapp_core.adapters.web.gunicorn_worker.LingeringThreadWorker"
+LINGER_VARIABLE = "SPORTAPP_KEEPALIVE_LINGER_MS"
+# The monitor pings the active instance and db every 100 ms: a linger a little past that keeps
+# their probe connections with one thread each, with room for a late ping.
+DEFAULT_LINGER_MS = 250
 
 
 def service_settings(
@@ -27,6 +34,8 @@ def service_settings(
     is running more instances. The app is loaded in each worker after the fork (no
     ``preload_app``), so engines and sockets are made there.
     """
+    if worker_class == LINGERING_GTHREAD:
+        keepalive_linger_s(os.environ)  # a bad value stops gunicorn here, before any worker starts
     return {
         "wsgi_app": wsgi_app,
         "bind": os.environ.get("SPORTAPP_BIND", f"127.0.0.1:{default_port}"),
@@ -48,6 +57,18 @@ def service_settings(
         # consulta and both registros on one machine, each start would take it over from the others.
         "control_socket_disable": True,
     }
+
+
+def keepalive_linger_s(environ: Mapping[str, str]) -> float:
+    """How long a thread waits on its connection for the next request; 0 turns lingering off."""
+    raw = environ.get(LINGER_VARIABLE, "").strip()
+    try:
+        linger_ms = int(raw) if raw else DEFAULT_LINGER_MS
+    except ValueError:
+        raise SettingsError(f"{LINGER_VARIABLE}={raw!r} is not a whole number of milliseconds") from None
+    if linger_ms < 0:
+        raise SettingsError(f"{LINGER_VARIABLE} must not be negative, got {linger_ms}")
+    return linger_ms / 1000
 
 
 def mark_worker_dead(_server: Any, worker: Any) -> None:

@@ -23,29 +23,11 @@ from __future__ import annotations
 import os
 import select
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from sportapp_core.adapters.settings import SettingsError
-
-LINGER_VARIABLE = "SPORTAPP_KEEPALIVE_LINGER_MS"
-# The monitor pings the active instance and db every 100 ms: a linger a little past that keeps
-# their probe connections with one thread each, with room for a late ping.
-DEFAULT_LINGER_MS = 250
-
-
-def keepalive_linger_s(environ: Mapping[str, str]) -> float:
-    """How long a thread waits on its connection for the next request; 0 turns lingering off."""
-    raw = environ.get(LINGER_VARIABLE, "").strip()
-    try:
-        linger_ms = int(raw) if raw else DEFAULT_LINGER_MS
-    except ValueError:
-        raise SettingsError(f"{LINGER_VARIABLE}={raw!r} is not a whole number of milliseconds") from None
-    if linger_ms < 0:
-        raise SettingsError(f"{LINGER_VARIABLE} must not be negative, got {linger_ms}")
-    return linger_ms / 1000
+from sportapp_core.adapters.web.gunicorn import keepalive_linger_s
 
 
 class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no type hints
@@ -60,12 +42,21 @@ class LingeringThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has
         # Written once when the worker is told to stop, and never read: readable from then on, it
         # ends every linger, present and future.
         self._stopping_read, self._stopping_write = os.pipe()
+        self._lingers_ended = False
         super().init_process()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        if self.alive:
-            os.write(self._stopping_write, b"!")
+        self._end_lingers()
         super().handle_exit(sig, frame)
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        self._end_lingers()
+        super().handle_quit(sig, frame)
+
+    def _end_lingers(self) -> None:
+        if not self._lingers_ended:
+            self._lingers_ended = True
+            os.write(self._stopping_write, b"!")
 
     def handle(self, conn: Any) -> Any:
         with self._in_use_lock:
