@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sportapp_core.adapters.http.session import ServiceClient
+from sportapp_core.adapters.http.session import ServiceClient, ServiceUnreachable
 from sportapp_core.adapters.web.gunicorn import LINGER_VARIABLE, LINGERING_GTHREAD
 from sportapp_stack.config import find_root, free_ports
 
@@ -38,15 +38,21 @@ def gunicorn(*, threads: int, linger_ms: int) -> Iterator[int]:
     environment = {**os.environ, LINGER_VARIABLE: str(linger_ms)}
     process = subprocess.Popen(command, cwd=find_root(), env=environment, start_new_session=True)
     try:
+        # Up once its worker answers (the master accepts connections before the worker runs).
         deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
+        probe = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
+        try:
+            while True:
+                try:
+                    if probe.request("GET", "/who", read_timeout_s=1.0).status == 200:
+                        break
+                except ServiceUnreachable:
+                    pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start on port {port}") from None
+                    raise RuntimeError(f"gunicorn did not answer on port {port}")
                 time.sleep(0.05)
+        finally:
+            probe.close()
         yield port
     finally:
         if process.poll() is None:
