@@ -93,6 +93,25 @@ def test_a_follower_gets_the_head_at_once_then_the_next_event_as_it_commits(clie
     assert second["head"] == 2
 
 
+def test_events_committed_within_the_gathering_share_a_line(store_url: str) -> None:
+    services = bootstrap(DbSettings(store_url=store_url, event_stream_gather_s=1.0))
+    client = create_app({"instance": "db"}, services=services).test_client()
+    try:
+        _record(client, "ana@example.com")
+        batches = _follow(client, "after=0&heartbeat=5")
+        assert [e["position"] for e in next(batches)["events"]] == [1]
+
+        _record(client, "bea@example.com")
+        writer = threading.Timer(0.2, lambda: _record(client, "cai@example.com"))
+        writer.start()
+        second = next(batches)  # bea is there at once; cai commits while the line is held
+        writer.join()
+
+        assert [e["payload"]["email"] for e in second["events"]] == ["bea@example.com", "cai@example.com"]
+    finally:
+        services.close()
+
+
 def test_a_quiet_stream_sends_heartbeats(client: FlaskClient) -> None:
     batches = _follow(client, "after=0&heartbeat=0.2")
 

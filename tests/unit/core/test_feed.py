@@ -355,3 +355,58 @@ def test_a_follower_given_a_full_batch_reads_on_at_once(
     assert [event.position for event in second.events] == [3]
     assert signal.waits == [], "more may wait after a full batch: no wait"
     assert timer.sleeps == []
+
+
+def test_events_committed_while_a_follower_gathers_travel_in_one_batch(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    signal = TimerSignal(timer)
+    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    register(store, "ana")
+    batches = follow_feed(
+        uow_factory.feed, after=0, limit=10, heartbeat_s=5.0, lasts_s=60.0, gather_s=0.05,
+        signal=signal, monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+    assert [event.position for event in next(batches).events] == [1]
+    sent = timer.monotonic()
+    timer.at(sent + 0.01, lambda: register(store, "bea"))
+    timer.at(sent + 0.03, lambda: register(store, "cai"))
+
+    second = next(batches)
+
+    assert [event.position for event in second.events] == [2, 3], "one batch, not two"
+    assert timer.monotonic() - sent == pytest.approx(0.05), "read once the gathering ended"
+    assert signal.waits == [], "the commits came while it gathered: nothing more to wait for"
+
+
+def test_an_event_after_a_quiet_spell_is_not_held_for_gathering(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    # Without a signal the follower polls every POLL_INTERVAL_S: bea, committed long after the
+    # gathering that followed ana's batch ended, comes with the next poll.
+    register(store, "ana")
+    batches = follow_feed(
+        uow_factory.feed, after=0, limit=10, heartbeat_s=5.0, lasts_s=60.0, gather_s=0.05,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+    assert [event.position for event in next(batches).events] == [1]
+    committed = timer.monotonic() + 1.0
+    timer.at(committed, lambda: register(store, "bea"))
+
+    assert [event.position for event in next(batches).events] == [2]
+    assert timer.monotonic() - committed <= POLL_INTERVAL_S
+
+
+def test_a_follower_catching_up_is_not_held_for_gathering(
+    store: WriteStoreRegistrations, uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> None:
+    for name in ("ana", "bea", "cai"):
+        register(store, name)
+    batches = follow_feed(
+        uow_factory.feed, after=0, limit=2, heartbeat_s=5.0, lasts_s=60.0, gather_s=0.05,
+        monotonic=timer.monotonic, sleep=timer.sleep,
+    )
+
+    assert [event.position for event in next(batches).events] == [1, 2]
+    assert [event.position for event in next(batches).events] == [3]
+    assert timer.sleeps == [], "a full batch: more events wait, read them at once"

@@ -108,10 +108,16 @@ def test_each_registration_step_is_read_against_the_bound_measured_on_either_sid
 ) -> None:
     measured = iter([90.0, 80.04, 85.0])
     monkeypatch.setattr(registration, "hashes_per_second", lambda _duration_s, _parameters: next(measured))
-    around = registration.BoundAroundSteps(100.0, Argon2Parameters())
+    monkeypatch.setattr(registration, "CORES", 2)
+    # registro's totals (hashes, CPU seconds of hashing) at the start, then after each step.
+    totals = iter([(0, 0.0), (100, 2.5), (100, 2.5), (300, 6.5)])
+    around = registration.BoundAroundSteps(100.0, Argon2Parameters(), lambda: next(totals))
 
     assert [around(), around(), around()] == [
-        {"hashes_per_s_before": 100.0, "hashes_per_s_after": 90.0},
-        {"hashes_per_s_before": 90.0, "hashes_per_s_after": 80.0},
-        {"hashes_per_s_before": 80.0, "hashes_per_s_after": 85.0},
+        {"hashes_per_s_before": 100.0, "hashes_per_s_after": 90.0,
+         "hash_ms_in_registro": 25.0, "hashes_per_s_at_that_cost": 80.0},
+        {"hashes_per_s_before": 90.0, "hashes_per_s_after": 80.0,
+         "hash_ms_in_registro": None, "hashes_per_s_at_that_cost": None},
+        {"hashes_per_s_before": 80.0, "hashes_per_s_after": 85.0,
+         "hash_ms_in_registro": 20.0, "hashes_per_s_at_that_cost": 100.0},
     ]

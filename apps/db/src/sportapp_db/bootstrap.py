@@ -33,6 +33,7 @@ class DbComponents:
     # Wakes the feed's followers when a registration of this process commits.
     new_events: NewEvents
     event_stream_lasts_s: float
+    event_stream_gather_s: float
 
     def check_store(self) -> dict[str, int]:
         """Health check: the store answers, and how far its outbox goes."""
@@ -67,4 +68,5 @@ def bootstrap(settings: DbSettings, clock: Clock | None = None) -> DbComponents:
         engines=(engine,) if feed_engine is engine else (engine, feed_engine),
         new_events=new_events,
         event_stream_lasts_s=settings.event_stream_lasts_s,
+        event_stream_gather_s=settings.event_stream_gather_s,
     )

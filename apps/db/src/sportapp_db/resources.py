@@ -94,6 +94,7 @@ class EventStream(_ServiceResource):
             limit=query["limit"],
             heartbeat_s=query["heartbeat"],
             lasts_s=self.services.event_stream_lasts_s,
+            gather_s=self.services.event_stream_gather_s,
             signal=self.services.new_events,
         )
         first = next(batches)

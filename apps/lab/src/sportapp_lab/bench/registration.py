@@ -16,9 +16,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import statistics
+from collections.abc import Callable
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_lab.bench.common import Figure, bench_stack
+from sportapp_lab.bench.cpu import hashing_totals
 from sportapp_lab.bench.hashing import hashes_per_second
 from sportapp_lab.capacity import measure_capacity
 from sportapp_lab.metrics import registro_metrics
@@ -35,19 +37,43 @@ STEP_FACTOR = 1.1
 REFINEMENTS = 2
 # The bound measured after each step: long enough for a few hundred hashes on two cores.
 PAIRED_HASH_S = 3.0
+CORES = os.cpu_count() or 1
 
 
 class BoundAroundSteps:
     """The hashing bound on either side of each step, measured with the stack idle: the one taken
-    after the step before it (the first step: before the ramp), and one taken right after it."""
+    after the step before it (the first step: before the ramp), and one taken right after it.
 
-    def __init__(self, before_the_ramp: float, parameters: Argon2Parameters) -> None:
+    Beside it, what one hash cost registro during the step (the CPU its hashing threads spent, per
+    hash, from its ``/metrics``) and the bound that cost implies on every core: the machine's speed
+    in the step's own window, where the bound is read seconds before and after it. Shown, not used
+    for the figure: registro's hashes share the cores with the rest of the stack, so they are not a
+    bound set by hashing alone.
+    """
+
+    def __init__(
+        self,
+        before_the_ramp: float,
+        parameters: Argon2Parameters,
+        hashing_totals: Callable[[], tuple[float, float]],
+    ) -> None:
         self._last = before_the_ramp
         self._parameters = parameters
+        self._hashing_totals = hashing_totals
+        self._last_totals = hashing_totals()
 
-    def __call__(self) -> dict[str, float]:
+    def __call__(self) -> dict[str, float | None]:
+        (hashes_now, cpu_now), (hashes_then, cpu_then) = self._hashing_totals(), self._last_totals
+        self._last_totals = (hashes_now, cpu_now)
+        hashes, cpu_s = hashes_now - hashes_then, cpu_now - cpu_then
+        hash_ms = cpu_s * 1000 / hashes if hashes > 0 else None
         before, self._last = self._last, hashes_per_second(PAIRED_HASH_S, self._parameters)
-        return {"hashes_per_s_before": round(before, 1), "hashes_per_s_after": round(self._last, 1)}
+        return {
+            "hashes_per_s_before": round(before, 1),
+            "hashes_per_s_after": round(self._last, 1),
+            "hash_ms_in_registro": round(hash_ms, 2) if hash_ms else None,
+            "hashes_per_s_at_that_cost": round(CORES * 1000 / hash_ms, 1) if hash_ms else None,
+        }
 
 
 def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
@@ -63,11 +89,12 @@ def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
             factor=STEP_FACTOR,
             max_steps=30,
             refinements=REFINEMENTS,
-            after_step=BoundAroundSteps(bound_before, parameters),
+            after_step=BoundAroundSteps(bound_before, parameters, lambda: hashing_totals(stack)),
             on_step=lambda step: print(
                 f"  registration step {step['rate']:6.1f}/s: served {step['served_per_s']}/s, "
                 f"ok {step['ok_share']}, p99 {step['p99_ms']} ms; "
-                f"then {step['hashes_per_s_after']} hashes/s", flush=True,
+                f"then {step['hashes_per_s_after']} hashes/s "
+                f"(a hash in registro: {step['hash_ms_in_registro']} ms)", flush=True,
             ),
         )
         admission = registro_metrics(stack.config)
@@ -93,6 +120,8 @@ def measure(*, step_s: float, hash_s: float) -> tuple[list[Figure], float]:
             "max_admitted": int(admission["sportapp_registrations_admitted_max"]),
             "step_s": step_s,
             "hashes_per_s_before_the_steps": round(bound_before, 1),
+            "hash_ms_in_registro_at_the_step": knee["hash_ms_in_registro"],
+            "hashes_per_s_at_that_cost": knee["hashes_per_s_at_that_cost"],
             "hashes_per_s_after_the_steps": {
                 "min": min(paired), "median": statistics.median(paired), "max": max(paired),
             },
