@@ -153,11 +153,18 @@ class TimerSignal:
             self.timer.sleep(timeout_s)
 
 
+def signalled_store(
+    uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
+) -> tuple[TimerSignal, WriteStoreRegistrations]:
+    """A store whose commits move a signal on the fake timer, as db's registrations do."""
+    signal = TimerSignal(timer)
+    return signal, WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+
+
 def test_with_a_signal_a_caught_up_reader_sleeps_until_told_not_on_a_poll(
     uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
 ) -> None:
-    signal = TimerSignal(timer)
-    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    signal, store = signalled_store(uow_factory, timer)
     timer.at(timer.monotonic() + 0.2, lambda: register(store, "ana"))
 
     batch = read_feed(
@@ -173,8 +180,7 @@ def test_with_a_signal_a_caught_up_reader_sleeps_until_told_not_on_a_poll(
 def test_an_event_committed_between_the_read_and_the_wait_is_not_missed(
     uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
 ) -> None:
-    signal = TimerSignal(timer)
-    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    signal, store = signalled_store(uow_factory, timer)
 
     class CommitJustBeforeTheWait:
         @property
@@ -221,8 +227,7 @@ def test_new_events_wake_a_waiting_thread_and_a_stale_wait_returns_at_once() -> 
 def test_a_follower_gets_the_head_at_once_then_each_event_as_it_commits(
     uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
 ) -> None:
-    signal = TimerSignal(timer)
-    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    signal, store = signalled_store(uow_factory, timer)
     register(store, "ana")
     started = timer.monotonic()
     timer.at(started + 0.3, lambda: register(store, "bea"))
@@ -319,8 +324,7 @@ class CountingFeed:
 def test_a_follower_that_reached_the_head_looks_at_the_outbox_again_only_once_told_of_a_commit(
     uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
 ) -> None:
-    signal = TimerSignal(timer)
-    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    signal, store = signalled_store(uow_factory, timer)
     register(store, "ana")
     feed = CountingFeed(uow_factory.feed)
     batches = follow_feed(
@@ -360,8 +364,7 @@ def test_a_follower_given_a_full_batch_reads_on_at_once(
 def test_events_committed_while_a_follower_gathers_travel_in_one_batch(
     uow_factory: FakeUnitOfWorkFactory, timer: FakeTimer
 ) -> None:
-    signal = TimerSignal(timer)
-    store = WriteStoreRegistrations(uow_factory, FakeClock(), on_commit=signal.notify)
+    signal, store = signalled_store(uow_factory, timer)
     register(store, "ana")
     batches = follow_feed(
         uow_factory.feed, after=0, limit=10, heartbeat_s=5.0, lasts_s=60.0, gather_s=0.05,

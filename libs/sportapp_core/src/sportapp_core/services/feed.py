@@ -148,12 +148,14 @@ def follow_feed(
             monotonic=monotonic, sleep=sleep,
         )
         yield batch
+        # A batch short of the limit reached the head: the next read waits for a commit first
+        # (and, after events, for the gathering); a full one leaves more to read at once.
+        reached_head = len(batch.events) < limit
         if batch.events:
             position = batch.events[-1].position
-            if gather_s > 0 and len(batch.events) < limit:
+            if gather_s > 0 and reached_head:
                 sleep(gather_s)
-        # A batch short of the limit reached the head: the next read waits for a commit first.
-        caught_up = seen if signal is not None and len(batch.events) < limit else None
+        caught_up = seen if signal is not None and reached_head else None
         remaining = ends - monotonic()
         if remaining <= 0 or (signal is not None and signal.closed):
             return
