@@ -7,8 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,48 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from sportapp_core.adapters.http.session import ServiceClient, ServiceUnreachable
+from sportapp_core.adapters.http.session import ServiceClient
 from sportapp_core.adapters.web.gunicorn import LINGER_VARIABLE, LINGERING_GTHREAD
-from sportapp_stack.config import find_root, free_ports
+from tests.integration.web import servers
 
-APP = "tests.integration.web.connection_app:app"
-START_TIMEOUT_S = 20.0
 READ_TIMEOUT_S = 5.0
 REQUEST = b"GET /who HTTP/1.1\r\nHost: test\r\n\r\n"
 
 
 @contextmanager
 def gunicorn(*, threads: int, linger_ms: int) -> Iterator[int]:
-    """A gunicorn with the lingering worker, in a process group of its own; yields its port."""
-    [port] = free_ports(1)
-    command = [
-        sys.executable, "-m", "gunicorn", "--worker-class", LINGERING_GTHREAD,
-        "--threads", str(threads), "--keep-alive", "75", "--graceful-timeout", "10",
-        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", APP,
-    ]  # fmt: skip
-    environment = {**os.environ, LINGER_VARIABLE: str(linger_ms)}
-    process = subprocess.Popen(command, cwd=find_root(), env=environment, start_new_session=True)
-    try:
-        # Up once its worker answers (the master accepts connections before the worker runs).
-        deadline = time.monotonic() + START_TIMEOUT_S
-        probe = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
-        try:
-            while True:
-                try:
-                    if probe.request("GET", "/who", read_timeout_s=1.0).status == 200:
-                        break
-                except ServiceUnreachable:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not answer on port {port}")
-                time.sleep(0.05)
-        finally:
-            probe.close()
+    """A gunicorn with the lingering worker; yields its port."""
+    with servers.gunicorn(
+        LINGERING_GTHREAD, "--threads", str(threads), "--keep-alive", "75", "--graceful-timeout", "10",
+        environment={LINGER_VARIABLE: str(linger_ms)},
+    ) as port:  # fmt: skip
         yield port
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def who(client: ServiceClient) -> dict[str, int]:

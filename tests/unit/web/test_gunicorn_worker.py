@@ -1,6 +1,9 @@
-"""The lingering gthread worker's setting, read from the environment."""
+"""The services' gunicorn workers: the lingering gthread's setting, read from the environment, and
+what the promptly closing sync worker looks at before it closes."""
 
 from __future__ import annotations
+
+import socket
 
 import pytest
 
@@ -9,10 +12,18 @@ from sportapp_core.adapters.web.gunicorn import (
     DEFAULT_LINGER_MS,
     LINGER_VARIABLE,
     LINGERING_GTHREAD,
+    PROMPTLY_CLOSING_SYNC,
     keepalive_linger_s,
     service_settings,
 )
-from sportapp_core.adapters.web.gunicorn_worker import LingeringThreadWorker
+from sportapp_core.adapters.web.gunicorn_worker import (
+    LingeringThreadWorker,
+    PromptlyClosingSyncWorker,
+    carries_no_body,
+    nothing_more_came,
+)
+from sportapp_stack.config import find_root
+from sportapp_stack.programs import worker_settings
 
 
 def test_the_linger_defaults_to_a_little_past_the_monitors_interval() -> None:
@@ -46,3 +57,35 @@ def test_a_bad_linger_stops_the_configuration_before_a_worker_starts(
         service_settings("app:app", default_port=1)
     # A service on another worker class does not read it.
     assert service_settings("app:app", default_port=1, worker_class="sync")["worker_class"] == "sync"
+
+
+@pytest.mark.parametrize(
+    ("headers", "bodiless"),
+    [
+        ([("HOST", "consulta")], True),
+        ([("HOST", "consulta"), ("CONTENT-LENGTH", "0")], True),
+        ([("CONTENT-LENGTH", "12")], False),
+        ([("TRANSFER-ENCODING", "chunked")], False),
+    ],
+)
+def test_a_request_carries_no_body_unless_it_declares_one(
+    headers: list[tuple[str, str]], bodiless: bool
+) -> None:
+    assert carries_no_body(headers) is bodiless
+
+
+def test_nothing_more_came_until_the_peer_sends_something() -> None:
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        assert nothing_more_came(ours)
+        peer.sendall(b"GET /next")
+        assert not nothing_more_came(ours)
+        assert ours.recv(64) == b"GET /next"  # only looked at, still there to read
+        peer.close()
+        assert nothing_more_came(ours)  # the peer's end: nothing left to reset
+
+
+def test_consulta_runs_the_promptly_closing_sync_worker() -> None:
+    module, _, name = PROMPTLY_CLOSING_SYNC.rpartition(".")
+    assert (module, name) == (PromptlyClosingSyncWorker.__module__, PromptlyClosingSyncWorker.__name__)
+    assert worker_settings(find_root(), "consulta")["worker_class"] == PROMPTLY_CLOSING_SYNC

@@ -10,6 +10,8 @@ from sportapp_core.adapters.settings import SettingsError
 
 # gthread whose threads stay a moment with their kept-alive connection (see that module).
 LINGERING_GTHREAD = "sportapp_core.adapters.web.gunicorn_worker.LingeringThreadWorker"
+# sync that closes a bodiless request's connection without waiting for the peer (see that module).
+PROMPTLY_CLOSING_SYNC = "sportapp_core.adapters.web.gunicorn_worker.PromptlyClosingSyncWorker"
 LINGER_VARIABLE = "SPORTAPP_KEEPALIVE_LINGER_MS"
 # The monitor pings the active instance and db every 100 ms: a linger a little past that keeps
 # their probe connections with one thread each, with room for a late ping.
