@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,18 +21,19 @@ GRACEFUL_DRAIN_S = 2.0
 UNREAD_BODY = b"x" * 32 * 1024  # within what gunicorn's graceful close drains (64 KiB)
 
 
-def answered_then_left_open(port: int, request: bytes) -> socket.socket:
-    """A connection that sent ``request``, read the whole answer and the server's end, and that
-    has not closed its own side."""
-    connection = socket.create_connection(("127.0.0.1", port))
-    connection.settimeout(READ_TIMEOUT_S)
-    connection.sendall(request)
-    received = b""
-    while chunk := connection.recv(65536):
-        received += chunk
-    assert received.startswith(b"HTTP/1.1 200 OK"), received
-    assert received.endswith(b"}"), received  # the whole body, not cut short
-    return connection
+@contextmanager
+def answered_and_left_open(port: int, request: bytes) -> Iterator[None]:
+    """A connection that sent ``request`` and read the whole answer and the server's end, and that
+    keeps its own side open for the block."""
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.settimeout(READ_TIMEOUT_S)
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 200 OK"), received
+        assert received.endswith(b"}"), received  # the whole body, not cut short
+        yield
 
 
 def next_request_waited_s(port: int) -> float:
@@ -54,12 +57,9 @@ def test_after_a_bodiless_request_the_worker_does_not_wait_for_the_peer_to_close
 ) -> None:
     # gunicorn's own sync worker stays with the first connection until its peer closes or the
     # drain times out: the test tells the two apart.
-    with servers.gunicorn(worker_class) as port:
-        first = answered_then_left_open(port, b"GET /who HTTP/1.1\r\nHost: test\r\n\r\n")
-        try:
-            waited_s = next_request_waited_s(port)
-        finally:
-            first.close()
+    request = b"GET /who HTTP/1.1\r\nHost: test\r\n\r\n"
+    with servers.gunicorn(worker_class) as port, answered_and_left_open(port, request):
+        waited_s = next_request_waited_s(port)
     assert (waited_s >= GRACEFUL_DRAIN_S / 2) is waits_for_the_peer
 
 
@@ -69,10 +69,6 @@ def test_after_a_request_whose_body_was_left_unread_the_worker_still_closes_grac
         b"POST /who HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n" % len(UNREAD_BODY)
         + UNREAD_BODY
     )
-    with servers.gunicorn(PROMPTLY_CLOSING_SYNC) as port:
-        first = answered_then_left_open(port, request)
-        try:
-            waited_s = next_request_waited_s(port)
-        finally:
-            first.close()
+    with servers.gunicorn(PROMPTLY_CLOSING_SYNC) as port, answered_and_left_open(port, request):
+        waited_s = next_request_waited_s(port)
     assert waited_s >= GRACEFUL_DRAIN_S / 2

@@ -83,6 +83,8 @@ def test_nothing_more_came_until_the_peer_sends_something() -> None:
         assert ours.recv(64) == b"GET /next"  # only looked at, still there to read
         peer.close()
         assert nothing_more_came(ours)  # the peer's end: nothing left to reset
+        ours.close()
+        assert not nothing_more_came(ours)  # broken: left to gunicorn's graceful close
 
 
 def test_consulta_runs_the_promptly_closing_sync_worker() -> None:

@@ -22,6 +22,7 @@ connections stop as gthread stops them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -107,7 +108,9 @@ class PromptlyClosingSyncWorker(SyncWorker):  # type: ignore[misc]  # gunicorn h
     def handle_request(self, listener: Any, req: Any, client: socket.socket, addr: Any) -> None:
         super().handle_request(listener, req, client, addr)
         if carries_no_body(req.headers) and nothing_more_came(client):
-            client.shutdown(socket.SHUT_RDWR)
+            # A peer gone meanwhile: gunicorn's close finds the end as before.
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
 
 
 def carries_no_body(headers: Iterable[tuple[str, str]]) -> bool:
