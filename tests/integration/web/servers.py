@@ -15,6 +15,9 @@ from sportapp_stack.config import find_root, free_ports
 
 APP = "tests.integration.web.connection_app:app"
 START_TIMEOUT_S = 20.0
+READ_TIMEOUT_S = 5.0
+# One request for connection_app, as bytes for a raw socket.
+WHO_REQUEST = b"GET /who HTTP/1.1\r\nHost: test\r\n\r\n"
 
 
 @contextmanager

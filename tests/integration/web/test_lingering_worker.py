@@ -17,9 +17,7 @@ import pytest
 from sportapp_core.adapters.http.session import ServiceClient
 from sportapp_core.adapters.web.gunicorn import LINGER_VARIABLE, LINGERING_GTHREAD
 from tests.integration.web import servers
-
-READ_TIMEOUT_S = 5.0
-REQUEST = b"GET /who HTTP/1.1\r\nHost: test\r\n\r\n"
+from tests.integration.web.servers import READ_TIMEOUT_S, WHO_REQUEST
 
 
 @contextmanager
@@ -110,7 +108,7 @@ def test_lingering_threads_never_take_more_than_half_the_pool() -> None:
 def test_pipelined_requests_are_all_answered() -> None:
     with gunicorn(threads=4, linger_ms=5000) as port, socket.create_connection(("127.0.0.1", port)) as sock:
         sock.settimeout(READ_TIMEOUT_S)
-        sock.sendall(REQUEST * 3)
+        sock.sendall(WHO_REQUEST * 3)
         received = b""
         while received.count(b"HTTP/1.1 200 OK") < 3 or not received.endswith(b"}"):
             chunk = sock.recv(65536)
@@ -128,7 +126,7 @@ def test_a_peer_that_closes_while_its_thread_lingers_frees_the_thread() -> None:
     with gunicorn(threads=1, linger_ms=int(linger_s * 1000)) as port:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.settimeout(READ_TIMEOUT_S)
-            sock.sendall(REQUEST)
+            sock.sendall(WHO_REQUEST)
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
         client = ServiceClient(f"http://127.0.0.1:{port}", pool_size=1)
         try:

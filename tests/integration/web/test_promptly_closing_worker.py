@@ -14,8 +14,8 @@ import pytest
 from sportapp_core.adapters.http.session import ServiceClient
 from sportapp_core.adapters.web.gunicorn import PROMPTLY_CLOSING_SYNC
 from tests.integration.web import servers
+from tests.integration.web.servers import READ_TIMEOUT_S, WHO_REQUEST
 
-READ_TIMEOUT_S = 5.0
 # How long gunicorn's graceful close waits for the peer's FIN (gunicorn.util.close_graceful).
 GRACEFUL_DRAIN_S = 2.0
 UNREAD_BODY = b"x" * 32 * 1024  # within what gunicorn's graceful close drains (64 KiB)
@@ -57,8 +57,7 @@ def test_after_a_bodiless_request_the_worker_does_not_wait_for_the_peer_to_close
 ) -> None:
     # gunicorn's own sync worker stays with the first connection until its peer closes or the
     # drain times out: the test tells the two apart.
-    request = b"GET /who HTTP/1.1\r\nHost: test\r\n\r\n"
-    with servers.gunicorn(worker_class) as port, answered_and_left_open(port, request):
+    with servers.gunicorn(worker_class) as port, answered_and_left_open(port, WHO_REQUEST):
         waited_s = next_request_waited_s(port)
     assert (waited_s >= GRACEFUL_DRAIN_S / 2) is waits_for_the_peer
 
