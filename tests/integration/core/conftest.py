@@ -1,5 +1,6 @@
 """A fresh write store (SQLite file or PostgreSQL schema, see tests/integration/conftest.py) at its
-newest schema."""
+newest schema, and units of work on it: writing ones prepared on the DBAPI connection (what db
+runs), and through SQLAlchemy's ``Connection`` (the same transaction, the reference)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,6 @@ def engine(store_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def uow_factory(engine: Engine) -> SqlAlchemyUnitOfWorkFactory:
-    return SqlAlchemyUnitOfWorkFactory(engine)
+@pytest.fixture(params=["prepared-writes", "connection-writes"])
+def uow_factory(engine: Engine, request: pytest.FixtureRequest) -> SqlAlchemyUnitOfWorkFactory:
+    return SqlAlchemyUnitOfWorkFactory(engine, prepared_writes=request.param == "prepared-writes")

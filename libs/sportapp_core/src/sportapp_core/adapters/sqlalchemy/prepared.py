@@ -1,55 +1,119 @@
-"""Reads of one statement compiled once by SQLAlchemy and run straight on a pooled DBAPI connection.
+"""Statements compiled once by SQLAlchemy and run straight on a pooled DBAPI connection.
 
 consulta's hottest answers (a user by id, "is this address taken?") are one indexed lookup each,
-and db's event stream reads the outbox after a position for every batch it sends.
-Through ``Connection.execute`` SQLAlchemy spends about 290k instructions on such a read (its
-execution context, result object and events); the same statement on the pool's DBAPI connection
-costs about 75k (counted with callgrind, SQLite, SQLAlchemy 2.1). The statement is still built as
-a Core ``select()`` and compiled by SQLAlchemy for the engine's dialect, connections still come
-from its pool (invalidated on a disconnect, as it would do), and each column goes through its
-type's own result processor: only the per-call machinery is left out.
+db's event stream reads the outbox after a position for every batch it sends, and db's
+registration is one short transaction of four statements. Through ``Connection.execute``
+SQLAlchemy spends about 290k instructions on such a read (its execution context, result object
+and events); the same statement on the pool's DBAPI connection costs about 75k (counted with
+callgrind, SQLite, SQLAlchemy 2.1). The statement is still built as a Core ``select()`` or
+``insert()`` and compiled by SQLAlchemy for the engine's dialect, connections still come from its
+pool (invalidated on a disconnect, as it would do), each value goes through its column type's
+bind processor and each column of a row through its result processor, and a driver's error is
+raised as SQLAlchemy would raise it (``sqlalchemy.exc.DBAPIError``): only the per-call machinery
+is left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import Select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.expression import ReturnsRows
 
 from sportapp_core.services.errors import DependencyUnavailable
 
 
-class PreparedRead:
-    """One ``select()``, for one engine: its first row, or all of them."""
+class PreparedStatement:
+    """One Core statement compiled for one dialect: its SQL, how values are bound to it, and how
+    the rows it returns (a ``select()``, or ``RETURNING``) are read.
 
-    def __init__(self, engine: Engine, statement: Select[Any], store: str) -> None:
-        dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        self._engine = engine
-        self._store = store
-        self._sql = str(compiled)
+    ``column_keys`` names the columns an ``insert()`` without ``values()`` is given, as
+    ``Connection.execute`` would take them from its parameters.
+    """
+
+    def __init__(
+        self, statement: ClauseElement, dialect: Dialect, *, column_keys: Sequence[str] | None = None
+    ) -> None:
+        # A statement compiled for a dialect is an SQL compiler's work (DDL aside, never here).
+        compiled = cast(
+            SQLCompiler, statement.compile(dialect=dialect, column_keys=list(column_keys or []) or None)
+        )
+        self.sql = str(compiled)
+        self._dialect = dialect
         self._positions = tuple(compiled.positiontup or ()) if compiled.positional else None
         # Values the dialect bound itself (SQLite renders a LIMIT with "OFFSET ?" bound to 0).
         self._defaults = dict(compiled.params)
-        self._names = [str(column.key) for column in statement.selected_columns]
+        # Each bound value as its column's type stores it (a UTC datetime made naive for SQLite).
+        self._binders: dict[str, Callable[[Any], Any]] = {}
+        for bind, name in compiled.bind_names.items():
+            binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if binder is not None:
+                self._binders[name] = binder
+        columns = list(statement.exported_columns) if isinstance(statement, ReturnsRows) else []
+        self._names = [str(column.key) for column in columns]
         # Each type as adapted to this dialect (SQLite's DATETIME reads its text form back).
         self._processors: list[Callable[[Any], Any] | None] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
         dbapi = dialect.loaded_dbapi
-        self._dbapi_error: type[Any] = dbapi.Error
-        self._dbapi_unavailable: type[Any] = dbapi.OperationalError
+        self.dbapi_error: type[Exception] = dbapi.Error
+
+    def rows(self, cursor: Any, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run the statement on a DBAPI ``cursor`` with ``parameters``; every row it returns, each
+        as ``{column: value}`` (none for a statement that returns none).
+
+        A value its type refuses raises ``StatementError``, a driver's error ``DBAPIError``, as
+        through SQLAlchemy's ``Connection``."""
+        bound = self._bind(parameters)
+        try:
+            cursor.execute(self.sql, bound)
+            fetched = cursor.fetchall() if self._names else []
+        except self.dbapi_error as error:
+            raise DBAPIError.instance(
+                self.sql, None, error, self.dbapi_error, hide_parameters=True, dialect=self._dialect
+            ) from error
+        return [
+            {
+                name: value if process is None else process(value)
+                for name, process, value in zip(self._names, self._processors, row, strict=True)
+            }
+            for row in fetched
+        ]
+
+    def _bind(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = {**self._defaults, **parameters}
+        for name, binder in self._binders.items():
+            try:
+                values[name] = binder(values[name])
+            except (TypeError, ValueError) as error:
+                # Never the values themselves in the message: one of them may be a password hash.
+                raise StatementError(str(error), self.sql, None, error, hide_parameters=True) from error
+        if self._positions is not None:
+            return tuple(values[name] for name in self._positions)
+        return values
+
+
+class PreparedRead:
+    """One ``select()``, for one engine, on a connection of its own: its first row, or all of
+    them."""
+
+    def __init__(self, engine: Engine, statement: ClauseElement, store: str) -> None:
+        self._engine = engine
+        self._store = store
+        self._statement = PreparedStatement(statement, engine.dialect)
+        dbapi = engine.dialect.loaded_dbapi
+        self._dbapi_unavailable: type[Exception] = dbapi.OperationalError
 
     def first(self, parameters: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row for ``parameters`` as ``{column: value}``, or None.
 
         Raises :class:`DependencyUnavailable` when the store does not answer.
         """
-        rows = self._execute(parameters, many=False)
+        rows = self.all(parameters)
         return rows[0] if rows else None
 
     def all(self, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -57,39 +121,24 @@ class PreparedRead:
 
         Raises :class:`DependencyUnavailable` when the store does not answer.
         """
-        return self._execute(parameters, many=True)
-
-    def _execute(self, parameters: Mapping[str, Any], *, many: bool) -> list[dict[str, Any]]:
-        values = {**self._defaults, **parameters}
-        bound = tuple(values[name] for name in self._positions) if self._positions is not None else values
         try:
             connection = self._engine.raw_connection()
-        except (DBAPIError, self._dbapi_error) as error:
+        except (DBAPIError, self._statement.dbapi_error) as error:
             # The pool hands connection errors on as the driver raised them.
             raise DependencyUnavailable(self._store) from error
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self._sql, bound)
-                if many:
-                    rows = cursor.fetchall()
-                else:
-                    row = cursor.fetchone()
-                    rows = [] if row is None else [row]
+                return self._statement.rows(cursor, parameters)
             finally:
                 cursor.close()
-        except self._dbapi_error as error:
-            if self._engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
-                connection.invalidate(error)
-            if isinstance(error, self._dbapi_unavailable):
+        except DBAPIError as error:
+            # The driver's own error, as the dialect expects it.
+            original = cast(Any, error.orig)
+            if self._engine.dialect.is_disconnect(original, connection.dbapi_connection, None):
+                connection.invalidate(original)
+            if isinstance(original, self._dbapi_unavailable):
                 raise DependencyUnavailable(self._store) from error
             raise
         finally:
             connection.close()
-        return [
-            {
-                name: value if process is None else process(value)
-                for name, process, value in zip(self._names, self._processors, row, strict=True)
-            }
-            for row in rows
-        ]

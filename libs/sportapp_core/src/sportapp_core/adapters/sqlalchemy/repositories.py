@@ -1,55 +1,35 @@
-"""Repositories over one SQLAlchemy connection (the unit of work's transaction).
-
-Every statement is built once, here, with bound parameters, and executed with its values: a
-statement built per call costs SQLAlchemy more than running it (coercing each value into a bind
-parameter, then a cache key over all of them), on the path of every registration.
-"""
+"""Repositories over one SQLAlchemy connection (the unit of work's transaction), running the
+write store's statements (:mod:`~sportapp_core.adapters.sqlalchemy.statements`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine, Row
 
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
-from sportapp_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, users
+from sportapp_core.adapters.sqlalchemy.statements import (
+    ADD_KEY,
+    APPEND_EVENT,
+    EVENTS_AFTER,
+    HEAD,
+    IDEMPOTENCY_KEY_LOCKS,
+    INSERT_USER,
+    KEY,
+    OUTBOX_TAIL_LOCK,
+    USER_BY_ID,
+    idempotency_lock_key,
+)
+from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.ports import IdempotencyRecord, StoredEvent
 
 WRITE_STORE = "write store"
-
-# PostgreSQL advisory locks, shared by every client of the database. The outbox's tail is one
-# 64-bit key; an Idempotency-Key is a pair of 32-bit keys (a key space of its own): this constant
-# and a hash of the Idempotency-Key.
-OUTBOX_TAIL_LOCK = 0x5350_4F52_5441_0001
-IDEMPOTENCY_KEY_LOCKS = 0x5350_0002
-
-
-_NEXT_POSITION = select(func.coalesce(func.max(outbox.c.position), 0) + 1).scalar_subquery()
-_INSERT_USER = {
-    dialect: module.insert(users)
-    .on_conflict_do_nothing(index_elements=[users.c.email_canonical])
-    .returning(users.c.id)
-    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
-}
-_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
-_APPEND_EVENT = insert(outbox).values(position=_NEXT_POSITION).returning(outbox.c.position)
-_EVENTS_AFTER = (
-    select(outbox)
-    .where(outbox.c.position > bindparam("after"))
-    .order_by(outbox.c.position)
-    .limit(bindparam("limit"))
-)
-_HEAD = select(func.coalesce(func.max(outbox.c.position), 0).label("head"))
-_KEY = select(idempotency_keys).where(idempotency_keys.c.key == bindparam("key"))
-_ADD_KEY = insert(idempotency_keys)
 
 
 def _user(row: Row[Any]) -> User:
@@ -81,7 +61,7 @@ class SqlAlchemyUserRepository:
             "password_hash": new_user.password_hash,
             "created_at": created_at,
         }
-        insert_user = _INSERT_USER[self._connection.dialect.name]
+        insert_user = INSERT_USER[self._connection.dialect.name]
         user_id = self._connection.execute(insert_user, values).scalar_one_or_none()
         if user_id is None:
             raise EmailTaken()
@@ -93,7 +73,7 @@ class SqlAlchemyUserRepository:
         """The user with ``user_id``, if any."""
         if not 1 <= user_id <= MAX_ID:
             return None  # no store holds such an id, and the driver would refuse to bind it
-        row = self._connection.execute(_USER_BY_ID, {"user_id": user_id}).first()
+        row = self._connection.execute(USER_BY_ID, {"user_id": user_id}).first()
         return _user(row) if row else None
 
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
@@ -136,16 +116,16 @@ class SqlAlchemyOutbox:
             "payload": json.dumps(event.to_payload(), separators=(",", ":")),
             "recorded_at": recorded_at,
         }
-        return int(self._connection.execute(_APPEND_EVENT, values).scalar_one())
+        return int(self._connection.execute(APPEND_EVENT, values).scalar_one())
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
-        rows = self._connection.execute(_EVENTS_AFTER, {"after": position, "limit": limit})
+        rows = self._connection.execute(EVENTS_AFTER, {"after": position, "limit": limit})
         return [_stored_event(row._mapping) for row in rows]
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
-        return int(self._connection.execute(_HEAD).scalar_one())
+        return int(self._connection.execute(HEAD).scalar_one())
 
 
 class PreparedEventFeed:
@@ -158,8 +138,8 @@ class PreparedEventFeed:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._events_after = PreparedRead(engine, _EVENTS_AFTER, WRITE_STORE)
-        self._head = PreparedRead(engine, _HEAD, WRITE_STORE)
+        self._events_after = PreparedRead(engine, EVENTS_AFTER, WRITE_STORE)
+        self._head = PreparedRead(engine, HEAD, WRITE_STORE)
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
@@ -196,8 +176,8 @@ class SqlAlchemyIdempotencyKeys:
     def get(self, key: str) -> IdempotencyRecord | None:
         """The record of ``key``, if any."""
         if self._for_writing:
-            lock_until_commit(self._connection, IDEMPOTENCY_KEY_LOCKS, _lock_key(key))
-        row = self._connection.execute(_KEY, {"key": key}).first()
+            lock_until_commit(self._connection, IDEMPOTENCY_KEY_LOCKS, idempotency_lock_key(key))
+        row = self._connection.execute(KEY, {"key": key}).first()
         if row is None:
             return None
         return IdempotencyRecord(key=row.key, email_canonical=row.email_canonical, user_id=row.user_id)
@@ -205,11 +185,7 @@ class SqlAlchemyIdempotencyKeys:
     def add(self, record: IdempotencyRecord) -> None:
         """Insert the record of a key this transaction found unknown (and holds since :meth:`get`)."""
         self._connection.execute(
-            _ADD_KEY,
+            ADD_KEY,
             {"key": record.key, "email_canonical": record.email_canonical, "user_id": record.user_id},
         )
 
-
-def _lock_key(key: str) -> int:
-    # A signed 32-bit hash: two keys that share it only wait for each other, never mix.
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big", signed=True)

@@ -1,4 +1,5 @@
-"""The unit of work: one connection, one transaction, the repositories bound to it."""
+"""The unit of work: one connection, one transaction, the repositories bound to it (a writing one
+on the DBAPI connection, its statements prepared: see ``prepared_unit_of_work``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from sportapp_core.adapters.sqlalchemy.engine import store_unavailable, writing
+from sportapp_core.adapters.sqlalchemy.prepared_unit_of_work import PreparedUnitOfWork, WriteStatements
 from sportapp_core.adapters.sqlalchemy.repositories import (
     WRITE_STORE,
     SqlAlchemyIdempotencyKeys,
@@ -73,13 +75,21 @@ class SqlAlchemyUnitOfWork:
 
 
 class SqlAlchemyUnitOfWorkFactory:
-    """Makes one unit of work per use, never a shared one (gunicorn's threads would share it)."""
+    """Makes one unit of work per use, never a shared one (gunicorn's threads would share it).
 
-    def __init__(self, engine: Engine) -> None:
+    A writing unit is a :class:`PreparedUnitOfWork` (every registration is one, on db's path)
+    unless ``prepared_writes`` is off: then it is a writing :class:`SqlAlchemyUnitOfWork`, the
+    same transaction through SQLAlchemy's ``Connection``. Reading units are always the latter.
+    """
+
+    def __init__(self, engine: Engine, *, prepared_writes: bool = True) -> None:
         self.engine = engine
         self._writing_engine = writing(engine)
+        self._write_statements = WriteStatements(engine.dialect) if prepared_writes else None
 
-    def __call__(self, *, for_writing: bool = False) -> SqlAlchemyUnitOfWork:
-        if for_writing:
-            return SqlAlchemyUnitOfWork(self._writing_engine, for_writing=True)
-        return SqlAlchemyUnitOfWork(self.engine)
+    def __call__(self, *, for_writing: bool = False) -> SqlAlchemyUnitOfWork | PreparedUnitOfWork:
+        if not for_writing:
+            return SqlAlchemyUnitOfWork(self.engine)
+        if self._write_statements is not None:
+            return PreparedUnitOfWork(self.engine, self._write_statements)
+        return SqlAlchemyUnitOfWork(self._writing_engine, for_writing=True)
