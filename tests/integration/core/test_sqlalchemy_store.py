@@ -420,12 +420,14 @@ def test_store_file_is_in_wal_mode_for_any_client(store_path: Path, engine: Engi
         plain.close()
 
 
-def test_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("for_writing", [False, True], ids=["reading", "writing"])
+def test_store_that_cannot_be_opened_is_unavailable(tmp_path: Path, for_writing: bool) -> None:
     folder = tmp_path / "a-folder-not-a-file"
     folder.mkdir()
     engine = create_store_engine(f"sqlite:///{folder}")
+    unit = SqlAlchemyUnitOfWorkFactory(engine)(for_writing=for_writing)
     try:
-        with pytest.raises(DependencyUnavailable) as caught, SqlAlchemyUnitOfWorkFactory(engine)():
+        with pytest.raises(DependencyUnavailable) as caught, unit:
             pytest.fail("the unit of work must not open")
     finally:
         engine.dispose()
@@ -434,13 +436,15 @@ def test_store_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
     assert caught.value.retry_after_s >= 1
 
 
-def test_postgresql_server_that_does_not_answer_is_unavailable() -> None:
+@pytest.mark.parametrize("for_writing", [False, True], ids=["reading", "writing"])
+def test_postgresql_server_that_does_not_answer_is_unavailable(for_writing: bool) -> None:
     # Port 1 of the loopback: nothing listens there, the connection is refused at once.
     engine = create_store_engine(
         "postgresql+psycopg://postgres@127.0.0.1:1/test", connect_args={"connect_timeout": 2}
     )
+    unit = SqlAlchemyUnitOfWorkFactory(engine)(for_writing=for_writing)
     try:
-        with pytest.raises(DependencyUnavailable) as caught, SqlAlchemyUnitOfWorkFactory(engine)():
+        with pytest.raises(DependencyUnavailable) as caught, unit:
             pytest.fail("the unit of work must not open")
     finally:
         engine.dispose()

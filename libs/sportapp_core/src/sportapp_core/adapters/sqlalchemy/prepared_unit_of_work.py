@@ -56,18 +56,14 @@ class WriteStatements:
         self.events_after = PreparedStatement(core.EVENTS_AFTER, dialect)
         self.head = PreparedStatement(core.HEAD, dialect)
         # PostgreSQL's advisory locks (see lock_until_commit): one 64-bit key, or two 32-bit ones.
-        self.lock_one = PreparedStatement(
-            select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))), dialect
-        )
-        self.lock_two = PreparedStatement(
-            select(
-                func.pg_advisory_xact_lock(
-                    bindparam("space", type_=Integer), bindparam("key", type_=Integer)
-                )
-            ),
-            dialect,
-        )
-        self.takes_advisory_locks = dialect.name == "postgresql"
+        # SQLite takes none: a writing transaction holds the database's one write lock from BEGIN.
+        self.locks: tuple[PreparedStatement, PreparedStatement] | None = None
+        if dialect.name == "postgresql":
+            one_key = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+            two_keys = select(
+                func.pg_advisory_xact_lock(bindparam("space", type_=Integer), bindparam("key", type_=Integer))
+            )
+            self.locks = (PreparedStatement(one_key, dialect), PreparedStatement(two_keys, dialect))
         # SQLite's connections run without pysqlite's implicit transactions (create_store_engine):
         # the unit begins its own, with the write lock. psycopg begins one at the first statement.
         self.begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
@@ -89,13 +85,14 @@ class _Transaction:
     def lock(self, *key: int) -> None:
         """Wait for ``key`` and hold it until the transaction ends (PostgreSQL; nothing on SQLite,
         whose writing transaction holds the database's one write lock since it began)."""
-        if not self.statements.takes_advisory_locks:
+        if self.statements.locks is None:
             return
+        one_key, two_keys = self.statements.locks
         if len(key) == 1:
-            self.rows(self.statements.lock_one, key=key[0])
+            self.rows(one_key, key=key[0])
         else:
             space, second = key
-            self.rows(self.statements.lock_two, space=space, key=second)
+            self.rows(two_keys, space=space, key=second)
 
 
 class PreparedUsers:
