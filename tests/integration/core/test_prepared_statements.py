@@ -15,7 +15,13 @@ from sqlalchemy.pool import NullPool
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedStatement
-from sportapp_core.adapters.sqlalchemy.statements import ADD_KEY, INSERT_USER, USER_BY_ID
+from sportapp_core.adapters.sqlalchemy.statements import (
+    ADD_KEY,
+    INSERT_USER,
+    KEY_COLUMNS,
+    USER_BY_ID,
+    USER_COLUMNS,
+)
 from sportapp_core.domain import EmailAddress, NewUser
 from sportapp_core.ports import IdempotencyRecord
 from sportapp_core.services.errors import DependencyUnavailable
@@ -26,7 +32,24 @@ pytestmark = pytest.mark.integration
 
 # Stands for a password hash: no error may show it.
 SECRET_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0c2FsdA$dGhpcy1tdXN0LW5ldmVyLWJlLXNob3du"
-USER_COLUMNS = ("email", "email_canonical", "password_hash", "created_at")
+
+
+def end_other_connections(store_url: str) -> int:
+    """End every connection of this test's schema but one made here, outside any pool (they share
+    the schema's application name); how many were ended."""
+    admin = create_engine(store_url, poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name"
+                        " = current_setting('application_name') AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+    finally:
+        admin.dispose()
 
 
 def insert_user(engine: Engine) -> PreparedStatement:
@@ -73,8 +96,31 @@ def test_a_value_its_type_refuses_is_a_statement_error_without_the_values(engine
     assert SECRET_HASH not in str(caught.value)
 
 
+def test_a_unit_refusing_a_value_never_shows_the_password_hash(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    secret_user = NewUser(EmailAddress.parse("ana@example.com"), SECRET_HASH)
+    with uow_factory(for_writing=True) as uow, pytest.raises(StatementError) as caught:
+        uow.users.add(secret_user, datetime(2026, 1, 1))
+
+    assert "naive datetime" in str(caught.value)
+    assert SECRET_HASH not in str(caught.value)
+
+
+def test_a_value_not_given_is_refused_not_bound_as_null(engine: Engine) -> None:
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        with pytest.raises(StatementError, match="no value given for password_hash"):
+            insert_user(engine).rows(
+                cursor, {"email": "a@example.com", "email_canonical": "a@example.com", "created_at": EPOCH}
+            )
+    finally:
+        connection.close()
+
+
 def test_a_driver_error_is_sqlalchemys_without_the_parameters(engine: Engine) -> None:
-    add_key = PreparedStatement(ADD_KEY, engine.dialect, column_keys=("key", "email_canonical", "user_id"))
+    add_key = PreparedStatement(ADD_KEY, engine.dialect, column_keys=KEY_COLUMNS)
     # The key's conflict is the error; the address, a value bound beside it, must not show.
     values = {"key": "k-1", "email_canonical": "not-to-be-shown@example.com", "user_id": 1}
     connection = engine.raw_connection()
@@ -113,22 +159,39 @@ def test_a_connection_the_server_ended_is_unavailable_and_not_reused(
 ) -> None:
     with uow_factory(for_writing=True) as uow:
         uow.users.count()  # the pool now holds one connection; it is handed out again next
-    # Outside the pool (same application name): ends every other connection of this test.
-    admin = create_engine(store_url, poolclass=NullPool)
-    try:
-        with admin.connect() as connection:
-            ended = connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name"
-                    " = current_setting('application_name') AND pid <> pg_backend_pid()"
-                )
-            ).all()
-    finally:
-        admin.dispose()
-    assert ended, "no pooled connection to end"
+    assert end_other_connections(store_url), "no pooled connection to end"
 
     with pytest.raises(DependencyUnavailable), uow_factory(for_writing=True) as uow:
         uow.users.count()
 
     with uow_factory(for_writing=True) as uow:  # a new connection, not the ended one
         assert uow.users.count() == 0
+
+
+def test_a_committed_unit_runs_no_more_statements(engine: Engine) -> None:
+    with SqlAlchemyUnitOfWorkFactory(engine)(for_writing=True) as uow:
+        uow.users.add(NewUser(EmailAddress.parse("ana@example.com"), "fake$x"), EPOCH)
+        uow.commit()
+        # On SQLite it would run in a transaction of its own, committed at once: nothing to undo.
+        with pytest.raises(RuntimeError, match="has committed"):
+            uow.users.add(NewUser(EmailAddress.parse("bea@example.com"), "fake$x"), EPOCH)
+
+    with SqlAlchemyUnitOfWorkFactory(engine)() as uow:
+        assert uow.users.count() == 1
+
+
+@only_on(POSTGRESQL)
+def test_a_lost_connection_retires_every_older_one_in_the_pool(
+    store_url: str, engine: Engine
+) -> None:
+    factory = SqlAlchemyUnitOfWorkFactory(engine)
+    with factory(for_writing=True), factory(for_writing=True), factory(for_writing=True):
+        pass  # three connections opened, all back in the pool now
+    end_other_connections(store_url)
+
+    with pytest.raises(DependencyUnavailable), factory(for_writing=True) as uow:
+        uow.users.count()
+    # The next units get new connections: none of the two stale ones left in the pool.
+    for _ in range(2):
+        with factory(for_writing=True) as uow:
+            assert uow.users.count() == 0

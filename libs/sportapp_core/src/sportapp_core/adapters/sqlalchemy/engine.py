@@ -32,6 +32,9 @@ def create_store_engine(url: str, *, transactions: bool = True, **engine_options
     otherwise. The locks of :func:`lock_until_commit` rely on it: each statement after the lock
     sees what the previous holder committed.
     """
+    # An error's message never carries what was bound: a users row holds a password hash, and
+    # an unexpected error is logged with its message.
+    engine_options.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() == "postgresql":
         engine_options.setdefault("isolation_level", "READ COMMITTED")
     elif not transactions:

@@ -40,7 +40,8 @@ class PreparedStatement:
     ) -> None:
         # A statement compiled for a dialect is an SQL compiler's work (DDL aside, never here).
         compiled = cast(
-            SQLCompiler, statement.compile(dialect=dialect, column_keys=list(column_keys or []) or None)
+            SQLCompiler,
+            statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None),
         )
         self.sql = str(compiled)
         self._dialect = dialect
@@ -49,6 +50,10 @@ class PreparedStatement:
         self._defaults = dict(compiled.params)
         # Each bound value as its column's type stores it (a UTC datetime made naive for SQLite).
         self._binders: dict[str, Callable[[Any], Any]] = {}
+        # The values a call must give (a missing one would otherwise be bound as NULL, silently).
+        self._required: frozenset[str] = frozenset(
+            name for bind, name in compiled.bind_names.items() if bind.required
+        )
         for bind, name in compiled.bind_names.items():
             binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if binder is not None:
@@ -66,16 +71,17 @@ class PreparedStatement:
         """Run the statement on a DBAPI ``cursor`` with ``parameters``; every row it returns, each
         as ``{column: value}`` (none for a statement that returns none).
 
-        A value its type refuses raises ``StatementError``, a driver's error ``DBAPIError``, as
-        through SQLAlchemy's ``Connection``."""
+        A value missing or refused raises ``StatementError``, a driver's error ``DBAPIError``, as
+        through SQLAlchemy's ``Connection``; never with the values in the message (one of them may
+        be a password hash)."""
         bound = self._bind(parameters)
         try:
             cursor.execute(self.sql, bound)
             fetched = cursor.fetchall() if self._names else []
         except self.dbapi_error as error:
-            raise DBAPIError.instance(
-                self.sql, None, error, self.dbapi_error, hide_parameters=True, dialect=self._dialect
-            ) from error
+            raise self.wrapped(error) from error
+        except Exception as error:  # the driver refusing a value (sqlite3: an int past 64 bits)
+            raise StatementError(str(error), self.sql, None, error, hide_parameters=True) from error
         return [
             {
                 name: value if process is None else process(value)
@@ -84,13 +90,24 @@ class PreparedStatement:
             for row in fetched
         ]
 
+    def wrapped(self, error: Exception) -> Exception:
+        """The driver's ``error`` as SQLAlchemy raises it (``DBAPIError`` and its subclasses)."""
+        return cast(
+            Exception,
+            DBAPIError.instance(
+                self.sql, None, error, self.dbapi_error, hide_parameters=True, dialect=self._dialect
+            ),
+        )
+
     def _bind(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if not self._required <= parameters.keys():
+            missing = ", ".join(sorted(self._required - parameters.keys()))
+            raise StatementError(f"no value given for {missing}", self.sql, None, None)
         values = {**self._defaults, **parameters}
         for name, binder in self._binders.items():
             try:
                 values[name] = binder(values[name])
-            except (TypeError, ValueError) as error:
-                # Never the values themselves in the message: one of them may be a password hash.
+            except Exception as error:  # a type refusing a value (a naive datetime, not a date)
                 raise StatementError(str(error), self.sql, None, error, hide_parameters=True) from error
         if self._positions is not None:
             return tuple(values[name] for name in self._positions)
@@ -109,7 +126,8 @@ class PreparedRead:
         self._dbapi_unavailable: type[Exception] = dbapi.OperationalError
 
     def first(self, parameters: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The first row for ``parameters`` as ``{column: value}``, or None.
+        """The first row for ``parameters`` as ``{column: value}``, or None (every row is fetched:
+        for lookups of one row by a unique key).
 
         Raises :class:`DependencyUnavailable` when the store does not answer.
         """
@@ -132,13 +150,26 @@ class PreparedRead:
                 return self._statement.rows(cursor, parameters)
             finally:
                 cursor.close()
-        except DBAPIError as error:
-            # The driver's own error, as the dialect expects it.
-            original = cast(Any, error.orig)
-            if self._engine.dialect.is_disconnect(original, connection.dbapi_connection, None):
-                connection.invalidate(original)
-            if isinstance(original, self._dbapi_unavailable):
+        except (DBAPIError, self._statement.dbapi_error) as error:
+            if invalidate_if_disconnected(self._engine, connection, error) or isinstance(
+                getattr(error, "orig", error), self._dbapi_unavailable
+            ):
                 raise DependencyUnavailable(self._store) from error
             raise
         finally:
             connection.close()
+
+
+def invalidate_if_disconnected(engine: Engine, connection: Any, error: BaseException) -> bool:
+    """Whether ``error`` (the driver's, or SQLAlchemy's around it) says the pooled ``connection``
+    lost its server; if so, it is not reused, and neither is any connection the pool opened before
+    it. That is what SQLAlchemy's ``Connection`` does on a disconnect (through the pool's
+    ``_invalidate``, which has no public name): after a database restart every older connection is
+    stale too, and each would otherwise fail one request of its own before it is replaced."""
+    original = getattr(error, "orig", None) if isinstance(error, DBAPIError) else error
+    if not isinstance(original, engine.dialect.loaded_dbapi.Error):
+        return False
+    if not engine.dialect.is_disconnect(cast(Any, original), connection.dbapi_connection, None):
+        return False
+    engine.pool._invalidate(connection, original)  # private in SQLAlchemy: see above
+    return True

@@ -3,10 +3,10 @@
 db records each registration in one writing transaction: the key's record read, the user, its
 event and the key's new record written. Through SQLAlchemy's ``Connection`` (a connection, a
 transaction and an execution context per statement, with their events) that transaction was more
-than half of what db's whole answer cost in-process: 0.51 ms of CPU a registration, 0.29 ms with
-the same statements prepared here (2,000 registrations on a SQLite file, three runs each,
+than half of what db's whole answer to a registration cost in-process: 0.53 ms of CPU through
+Flask, 0.34 ms with the same statements prepared here (2,000 registrations on a SQLite file,
 alternated). The statements are the repositories' own Core statements
-(:mod:`~sportapp_core.adapters.sqlalchemy.repositories`), compiled by SQLAlchemy for the engine's
+(:mod:`~sportapp_core.adapters.sqlalchemy.statements`), compiled by SQLAlchemy for the engine's
 dialect (:class:`~sportapp_core.adapters.sqlalchemy.prepared.PreparedStatement`); the transaction
 is the same one: ``BEGIN IMMEDIATE`` on SQLite (the write lock up front), READ COMMITTED on
 PostgreSQL with the same advisory locks. Reading units stay on SQLAlchemy's ``Connection``
@@ -15,7 +15,6 @@ PostgreSQL with the same advisory locks. Reading units stay on SQLAlchemy's ``Co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
@@ -27,15 +26,16 @@ from sqlalchemy.exc import DBAPIError
 
 from sportapp_core.adapters.sqlalchemy import statements as core
 from sportapp_core.adapters.sqlalchemy.engine import store_unavailable
-from sportapp_core.adapters.sqlalchemy.prepared import PreparedStatement
-from sportapp_core.adapters.sqlalchemy.repositories import WRITE_STORE
-from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
+from sportapp_core.adapters.sqlalchemy.prepared import PreparedStatement, invalidate_if_disconnected
+from sportapp_core.adapters.sqlalchemy.repositories import (
+    WRITE_STORE,
+    event_from_row,
+    event_values,
+    user_from_row,
+)
+from sportapp_core.domain import MAX_ID, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.ports import IdempotencyRecord, StoredEvent
 from sportapp_core.services.errors import DependencyUnavailable
-
-_USER_COLUMNS = ("email", "email_canonical", "password_hash", "created_at")
-_EVENT_COLUMNS = ("name", "payload", "recorded_at")
-_KEY_COLUMNS = ("key", "email_canonical", "user_id")
 
 
 class WriteStatements:
@@ -44,15 +44,15 @@ class WriteStatements:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.key = PreparedStatement(core.KEY, dialect)
-        self.add_key = PreparedStatement(core.ADD_KEY, dialect, column_keys=_KEY_COLUMNS)
+        self.add_key = PreparedStatement(core.ADD_KEY, dialect, column_keys=core.KEY_COLUMNS)
         self.insert_user = PreparedStatement(
-            core.INSERT_USER[dialect.name], dialect, column_keys=_USER_COLUMNS
+            core.INSERT_USER[dialect.name], dialect, column_keys=core.USER_COLUMNS
         )
         self.user_by_id = PreparedStatement(core.USER_BY_ID, dialect)
         self.users_first = PreparedStatement(core.USERS_FIRST, dialect)
         self.users_after = PreparedStatement(core.USERS_AFTER, dialect)
         self.user_count = PreparedStatement(core.USER_COUNT, dialect)
-        self.append_event = PreparedStatement(core.APPEND_EVENT, dialect, column_keys=_EVENT_COLUMNS)
+        self.append_event = PreparedStatement(core.APPEND_EVENT, dialect, column_keys=core.EVENT_COLUMNS)
         self.events_after = PreparedStatement(core.EVENTS_AFTER, dialect)
         self.head = PreparedStatement(core.HEAD, dialect)
         # PostgreSQL's advisory locks (see lock_until_commit): one 64-bit key, or two 32-bit ones.
@@ -72,15 +72,25 @@ class WriteStatements:
         self.dbapi_unavailable: type[Exception] = dbapi.OperationalError
 
 
-class _Transaction:
-    """One DBAPI cursor inside the unit's transaction."""
+class _UnitCursor:
+    """The unit's DBAPI cursor: runs its statements until the unit commits or ends."""
 
     def __init__(self, statements: WriteStatements, cursor: Any) -> None:
         self.statements = statements
         self._cursor = cursor
+        self.done = False
 
     def rows(self, statement: PreparedStatement, **parameters: Any) -> list[dict[str, Any]]:
+        # After the commit SQLite would run a statement in a transaction of its own, committed at
+        # once, which the unit could no longer roll back.
+        if self.done:
+            raise RuntimeError("the unit of work has committed or ended: it runs no more statements")
         return statement.rows(self._cursor, parameters)
+
+    def close(self) -> None:
+        """Run nothing more, and close the DBAPI cursor."""
+        self.done = True
+        self._cursor.close()
 
     def lock(self, *key: int) -> None:
         """Wait for ``key`` and hold it until the transaction ends (PostgreSQL; nothing on SQLite,
@@ -98,14 +108,14 @@ class _Transaction:
 class PreparedUsers:
     """Users in the ``users`` table, within one writing unit."""
 
-    def __init__(self, transaction: _Transaction) -> None:
-        self._transaction = transaction
-        self._statements = transaction.statements
+    def __init__(self, cursor: _UnitCursor) -> None:
+        self._cursor = cursor
+        self._statements = cursor.statements
 
     def add(self, new_user: NewUser, created_at: datetime) -> User:
         """Insert ``new_user``; a taken address inserts nothing (``ON CONFLICT DO NOTHING``) and is
         :class:`EmailTaken`, and the transaction goes on."""
-        inserted = self._transaction.rows(
+        inserted = self._cursor.rows(
             self._statements.insert_user,
             email=new_user.email.value,
             email_canonical=new_user.email.canonical,
@@ -125,20 +135,20 @@ class PreparedUsers:
         """The user with ``user_id``, if any."""
         if not 1 <= user_id <= MAX_ID:
             return None  # no store holds such an id, and the driver would refuse to bind it
-        rows = self._transaction.rows(self._statements.user_by_id, user_id=user_id)
-        return _user(rows[0]) if rows else None
+        rows = self._cursor.rows(self._statements.user_by_id, user_id=user_id)
+        return user_from_row(rows[0]) if rows else None
 
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
         """Up to ``limit`` users with ids above ``after``, in id order."""
         if after is None:
-            rows = self._transaction.rows(self._statements.users_first, limit=limit)
+            rows = self._cursor.rows(self._statements.users_first, limit=limit)
         else:
-            rows = self._transaction.rows(self._statements.users_after, after=after, limit=limit)
-        return [_user(row) for row in rows]
+            rows = self._cursor.rows(self._statements.users_after, after=after, limit=limit)
+        return [user_from_row(row) for row in rows]
 
     def count(self) -> int:
         """How many users there are."""
-        return int(self._transaction.rows(self._statements.user_count)[0]["count"])
+        return int(self._cursor.rows(self._statements.user_count)[0]["count"])
 
 
 class PreparedOutbox:
@@ -146,51 +156,38 @@ class PreparedOutbox:
     :class:`~sportapp_core.adapters.sqlalchemy.repositories.SqlAlchemyOutbox` for why positions
     are taken this way)."""
 
-    def __init__(self, transaction: _Transaction) -> None:
-        self._transaction = transaction
-        self._statements = transaction.statements
+    def __init__(self, cursor: _UnitCursor) -> None:
+        self._cursor = cursor
+        self._statements = cursor.statements
 
     def append(self, event: UserRegistered, recorded_at: datetime) -> int:
         """Insert ``event`` at the next position; return the position."""
-        self._transaction.lock(core.OUTBOX_TAIL_LOCK)
-        [appended] = self._transaction.rows(
-            self._statements.append_event,
-            name=event.name,
-            payload=json.dumps(event.to_payload(), separators=(",", ":")),
-            recorded_at=recorded_at,
-        )
+        self._cursor.lock(core.OUTBOX_TAIL_LOCK)
+        [appended] = self._cursor.rows(self._statements.append_event, **event_values(event, recorded_at))
         return int(appended["position"])
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
-        rows = self._transaction.rows(self._statements.events_after, after=position, limit=limit)
-        return [
-            StoredEvent(
-                position=row["position"],
-                name=row["name"],
-                payload=json.loads(row["payload"]),
-                recorded_at=row["recorded_at"],
-            )
-            for row in rows
-        ]
+        rows = self._cursor.rows(self._statements.events_after, after=position, limit=limit)
+        return [event_from_row(row) for row in rows]
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
-        return int(self._transaction.rows(self._statements.head)[0]["head"])
+        return int(self._cursor.rows(self._statements.head)[0]["head"])
 
 
 class PreparedIdempotencyKeys:
     """Idempotency-Key records within one writing unit: a key read stays as read until the unit
     ends (SQLite's write lock; on PostgreSQL the key's own lock, taken before it is read)."""
 
-    def __init__(self, transaction: _Transaction) -> None:
-        self._transaction = transaction
-        self._statements = transaction.statements
+    def __init__(self, cursor: _UnitCursor) -> None:
+        self._cursor = cursor
+        self._statements = cursor.statements
 
     def get(self, key: str) -> IdempotencyRecord | None:
         """The record of ``key``, if any."""
-        self._transaction.lock(core.IDEMPOTENCY_KEY_LOCKS, core.idempotency_lock_key(key))
-        rows = self._transaction.rows(self._statements.key, key=key)
+        self._cursor.lock(core.IDEMPOTENCY_KEY_LOCKS, core.idempotency_lock_key(key))
+        rows = self._cursor.rows(self._statements.key, key=key)
         if not rows:
             return None
         [row] = rows
@@ -200,7 +197,7 @@ class PreparedIdempotencyKeys:
 
     def add(self, record: IdempotencyRecord) -> None:
         """Insert the record of a key this unit found unknown (and holds since :meth:`get`)."""
-        self._transaction.rows(
+        self._cursor.rows(
             self._statements.add_key,
             key=record.key,
             email_canonical=record.email_canonical,
@@ -210,7 +207,9 @@ class PreparedIdempotencyKeys:
 
 class PreparedUnitOfWork:
     """A writing transaction on the write store, on a DBAPI connection of the engine's pool;
-    rolled back on exit unless committed."""
+    rolled back on exit unless committed. A store that does not answer (or whose connection was
+    lost) is :class:`DependencyUnavailable`; any other failure of the driver comes as SQLAlchemy's
+    ``DBAPIError``, as from :class:`~sportapp_core.adapters.sqlalchemy.unit_of_work.SqlAlchemyUnitOfWork`."""
 
     users: PreparedUsers
     outbox: PreparedOutbox
@@ -221,23 +220,25 @@ class PreparedUnitOfWork:
         self._engine = engine
         self._statements = statements
         self._connection: Any = None
-        self._cursor: Any = None
+        self._cursor: _UnitCursor | None = None
 
     def __enter__(self) -> PreparedUnitOfWork:
         try:
             self._connection = self._engine.raw_connection()
-            self._cursor = self._connection.cursor()
+            cursor = self._connection.cursor()
+            self._cursor = _UnitCursor(self._statements, cursor)
             if self._statements.begin is not None:
-                self._cursor.execute(self._statements.begin)
+                cursor.execute(self._statements.begin)
         except (DBAPIError, self._statements.dbapi_error) as error:
-            self._close(error)
-            if self._unavailable(error):
+            if self._end(error) or self._unavailable(error):
                 raise DependencyUnavailable(WRITE_STORE) from error
-            raise
-        transaction = _Transaction(self._statements, self._cursor)
-        self.users = PreparedUsers(transaction)
-        self.outbox = self.events = PreparedOutbox(transaction)
-        self.idempotency = PreparedIdempotencyKeys(transaction)
+            if isinstance(error, DBAPIError):
+                raise
+            # The pool and BEGIN raise what the driver raised; SQLAlchemy's Connection wraps it.
+            raise self._wrapped(self._statements.begin or "CONNECT", error) from error
+        self.users = PreparedUsers(self._cursor)
+        self.outbox = self.events = PreparedOutbox(self._cursor)
+        self.idempotency = PreparedIdempotencyKeys(self._cursor)
         return self
 
     def __exit__(
@@ -246,58 +247,50 @@ class PreparedUnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._close(exc)
-        if exc is not None and self._unavailable(exc):
+        disconnected = self._end(exc)
+        if exc is not None and (disconnected or self._unavailable(exc)):
             # The callers speak the domain's language: the store is unavailable, retry later.
             raise DependencyUnavailable(WRITE_STORE) from exc
 
     def commit(self) -> None:
-        """Commit the transaction."""
+        """Commit the transaction; the unit runs no statement after it."""
         assert self._connection is not None, "commit outside of 'with'"
+        assert self._cursor is not None
+        self._cursor.done = True
         try:
             self._connection.commit()
         except self._statements.dbapi_error as error:
-            raise DBAPIError.instance(
-                "COMMIT", None, error, self._statements.dbapi_error, dialect=self._statements.dialect
-            ) from error
+            raise self._wrapped("COMMIT", error) from error
 
-    def _close(self, error: BaseException | None) -> None:
-        """Roll back whatever was not committed and give the connection back to the pool (or
-        drop it, when ``error`` says it is broken)."""
+    def _end(self, error: BaseException | None) -> bool:
+        """Roll back whatever was not committed and give the connection back to the pool; whether
+        ``error`` says the connection was lost (then neither it nor any older one is reused)."""
         connection, self._connection, cursor, self._cursor = self._connection, None, self._cursor, None
         if connection is None:
-            return
+            return False
+        disconnected = False
         try:
             if cursor is not None:
                 cursor.close()
-            if self._disconnected(error, connection):
-                connection.invalidate(getattr(error, "orig", error))
-            else:
+            if error is not None:
+                disconnected = invalidate_if_disconnected(self._engine, connection, error)
+            if not disconnected:
                 connection.rollback()
         except self._statements.dbapi_error:
             connection.invalidate()  # a connection that cannot roll back is not reused
         finally:
             connection.close()
+        return disconnected
 
     def _unavailable(self, error: BaseException) -> bool:
-        # The pool, and BEGIN, raise what the driver raised; a statement raises SQLAlchemy's
-        # DBAPIError (PreparedStatement).
         if isinstance(error, DBAPIError):
             return store_unavailable(error)
         return isinstance(error, self._statements.dbapi_unavailable)
 
-    def _disconnected(self, error: BaseException | None, connection: Any) -> bool:
-        original = getattr(error, "orig", error)
-        return isinstance(original, self._statements.dbapi_error) and self._statements.dialect.is_disconnect(
-            cast(Any, original), connection.dbapi_connection, None
+    def _wrapped(self, statement: str, error: Exception) -> Exception:
+        return cast(
+            Exception,
+            DBAPIError.instance(
+                statement, None, error, self._statements.dbapi_error, dialect=self._statements.dialect
+            ),
         )
-
-
-def _user(row: dict[str, Any]) -> User:
-    return User(
-        id=row["id"],
-        # As stored: parsed at the edge when it was registered, not parsed again.
-        email=EmailAddress(value=row["email"], canonical=row["email_canonical"]),
-        password_hash=row["password_hash"],
-        created_at=row["created_at"],
-    )

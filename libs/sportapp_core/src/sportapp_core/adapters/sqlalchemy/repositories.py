@@ -4,12 +4,11 @@ write store's statements (:mod:`~sportapp_core.adapters.sqlalchemy.statements`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
@@ -23,23 +22,45 @@ from sportapp_core.adapters.sqlalchemy.statements import (
     KEY,
     OUTBOX_TAIL_LOCK,
     USER_BY_ID,
+    USER_COUNT,
+    USERS_AFTER,
+    USERS_FIRST,
     idempotency_lock_key,
 )
-from sportapp_core.adapters.sqlalchemy.tables import users
 from sportapp_core.domain import MAX_ID, EmailAddress, EmailTaken, NewUser, User, UserRegistered
 from sportapp_core.ports import IdempotencyRecord, StoredEvent
 
 WRITE_STORE = "write store"
 
 
-def _user(row: Row[Any]) -> User:
+def user_from_row(row: Mapping[Any, Any]) -> User:
+    """A ``users`` row as the domain's :class:`User`."""
     return User(
-        id=row.id,
+        id=row["id"],
         # As stored: parsed at the edge when it was registered, not parsed again.
-        email=EmailAddress(value=row.email, canonical=row.email_canonical),
-        password_hash=row.password_hash,
-        created_at=row.created_at,
+        email=EmailAddress(value=row["email"], canonical=row["email_canonical"]),
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
     )
+
+
+def event_from_row(row: Mapping[Any, Any]) -> StoredEvent:
+    """An ``outbox`` row as a :class:`StoredEvent`."""
+    return StoredEvent(
+        position=row["position"],
+        name=row["name"],
+        payload=json.loads(row["payload"]),
+        recorded_at=row["recorded_at"],
+    )
+
+
+def event_values(event: UserRegistered, recorded_at: datetime) -> dict[str, Any]:
+    """The values of ``event``'s ``outbox`` row (its position aside: the outbox gives it)."""
+    return {
+        "name": event.name,
+        "payload": json.dumps(event.to_payload(), separators=(",", ":")),
+        "recorded_at": recorded_at,
+    }
 
 
 class SqlAlchemyUserRepository:
@@ -74,18 +95,19 @@ class SqlAlchemyUserRepository:
         if not 1 <= user_id <= MAX_ID:
             return None  # no store holds such an id, and the driver would refuse to bind it
         row = self._connection.execute(USER_BY_ID, {"user_id": user_id}).first()
-        return _user(row) if row else None
+        return user_from_row(row._mapping) if row else None
 
     def list(self, *, after: int | None, limit: int) -> Sequence[User]:
         """Up to ``limit`` users with ids above ``after``, in id order."""
-        query = select(users).order_by(users.c.id).limit(limit)
-        if after is not None:
-            query = query.where(users.c.id > after)
-        return [_user(row) for row in self._connection.execute(query)]
+        if after is None:
+            rows = self._connection.execute(USERS_FIRST, {"limit": limit})
+        else:
+            rows = self._connection.execute(USERS_AFTER, {"after": after, "limit": limit})
+        return [user_from_row(row._mapping) for row in rows]
 
     def count(self) -> int:
         """How many users there are."""
-        return int(self._connection.execute(select(func.count()).select_from(users)).scalar_one())
+        return int(self._connection.execute(USER_COUNT).scalar_one())
 
 
 class SqlAlchemyOutbox:
@@ -111,17 +133,12 @@ class SqlAlchemyOutbox:
     def append(self, event: UserRegistered, recorded_at: datetime) -> int:
         """Insert ``event`` at the next position; return the position."""
         lock_until_commit(self._connection, OUTBOX_TAIL_LOCK)
-        values = {
-            "name": event.name,
-            "payload": json.dumps(event.to_payload(), separators=(",", ":")),
-            "recorded_at": recorded_at,
-        }
-        return int(self._connection.execute(APPEND_EVENT, values).scalar_one())
+        return int(self._connection.execute(APPEND_EVENT, event_values(event, recorded_at)).scalar_one())
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
         rows = self._connection.execute(EVENTS_AFTER, {"after": position, "limit": limit})
-        return [_stored_event(row._mapping) for row in rows]
+        return [event_from_row(row._mapping) for row in rows]
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
@@ -143,21 +160,12 @@ class PreparedEventFeed:
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
-        return [_stored_event(row) for row in self._events_after.all({"after": position, "limit": limit})]
+        return [event_from_row(row) for row in self._events_after.all({"after": position, "limit": limit})]
 
     def head(self) -> int:
         """The newest position, 0 if the outbox is empty."""
         row = self._head.first({})
         return int(row["head"]) if row else 0
-
-
-def _stored_event(row: Any) -> StoredEvent:
-    return StoredEvent(
-        position=row["position"],
-        name=row["name"],
-        payload=json.loads(row["payload"]),
-        recorded_at=row["recorded_at"],
-    )
 
 
 class SqlAlchemyIdempotencyKeys:

@@ -44,6 +44,10 @@ EVENTS_AFTER = (
 HEAD = select(func.coalesce(func.max(outbox.c.position), 0).label("head"))
 KEY = select(idempotency_keys).where(idempotency_keys.c.key == bindparam("key"))
 ADD_KEY = insert(idempotency_keys)
+# The columns each insert without values() is given (the names of its parameters).
+USER_COLUMNS = ("email", "email_canonical", "password_hash", "created_at")
+EVENT_COLUMNS = ("name", "payload", "recorded_at")
+KEY_COLUMNS = ("key", "email_canonical", "user_id")
 
 
 def idempotency_lock_key(key: str) -> int:
