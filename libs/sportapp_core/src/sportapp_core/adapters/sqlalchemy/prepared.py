@@ -51,13 +51,14 @@ class PreparedStatement:
         # Each bound value as its column's type stores it (a UTC datetime made naive for SQLite).
         self._binders: dict[str, Callable[[Any], Any]] = {}
         # The values a call must give (a missing one would otherwise be bound as NULL, silently).
-        self._required: frozenset[str] = frozenset(
-            name for bind, name in compiled.bind_names.items() if bind.required
-        )
+        required = set()
         for bind, name in compiled.bind_names.items():
+            if bind.required:
+                required.add(name)
             binder = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if binder is not None:
                 self._binders[name] = binder
+        self._required = frozenset(required)
         columns = list(statement.exported_columns) if isinstance(statement, ReturnsRows) else []
         self._names = [str(column.key) for column in columns]
         # Each type as adapted to this dialect (SQLite's DATETIME reads its text form back).
@@ -79,7 +80,7 @@ class PreparedStatement:
             cursor.execute(self.sql, bound)
             fetched = cursor.fetchall() if self._names else []
         except self.dbapi_error as error:
-            raise self.wrapped(error) from error
+            raise sqlalchemy_error(self.sql, error, self._dialect) from error
         except Exception as error:  # the driver refusing a value (sqlite3: an int past 64 bits)
             raise StatementError(str(error), self.sql, None, error, hide_parameters=True) from error
         return [
@@ -89,15 +90,6 @@ class PreparedStatement:
             }
             for row in fetched
         ]
-
-    def wrapped(self, error: Exception) -> Exception:
-        """The driver's ``error`` as SQLAlchemy raises it (``DBAPIError`` and its subclasses)."""
-        return cast(
-            Exception,
-            DBAPIError.instance(
-                self.sql, None, error, self.dbapi_error, hide_parameters=True, dialect=self._dialect
-            ),
-        )
 
     def _bind(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if not self._required <= parameters.keys():
@@ -158,6 +150,15 @@ class PreparedRead:
             raise
         finally:
             connection.close()
+
+
+def sqlalchemy_error(statement: str, error: Exception, dialect: Dialect) -> Exception:
+    """The driver's ``error`` during ``statement`` as SQLAlchemy's ``Connection`` raises it
+    (``DBAPIError`` or its subclass for the error's kind), without the bound values."""
+    wrapped = DBAPIError.instance(
+        statement, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+    )
+    return cast(Exception, wrapped)
 
 
 def invalidate_if_disconnected(engine: Engine, connection: Any, error: BaseException) -> bool:

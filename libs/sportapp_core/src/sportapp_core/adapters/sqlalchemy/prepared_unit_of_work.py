@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.engine import Dialect, Engine
@@ -26,11 +26,16 @@ from sqlalchemy.exc import DBAPIError
 
 from sportapp_core.adapters.sqlalchemy import statements as core
 from sportapp_core.adapters.sqlalchemy.engine import store_unavailable
-from sportapp_core.adapters.sqlalchemy.prepared import PreparedStatement, invalidate_if_disconnected
+from sportapp_core.adapters.sqlalchemy.prepared import (
+    PreparedStatement,
+    invalidate_if_disconnected,
+    sqlalchemy_error,
+)
 from sportapp_core.adapters.sqlalchemy.repositories import (
     WRITE_STORE,
     event_from_row,
     event_values,
+    key_record_from_row,
     user_from_row,
 )
 from sportapp_core.domain import MAX_ID, EmailTaken, NewUser, User, UserRegistered
@@ -191,9 +196,7 @@ class PreparedIdempotencyKeys:
         if not rows:
             return None
         [row] = rows
-        return IdempotencyRecord(
-            key=row["key"], email_canonical=row["email_canonical"], user_id=row["user_id"]
-        )
+        return key_record_from_row(row)
 
     def add(self, record: IdempotencyRecord) -> None:
         """Insert the record of a key this unit found unknown (and holds since :meth:`get`)."""
@@ -235,7 +238,8 @@ class PreparedUnitOfWork:
             if isinstance(error, DBAPIError):
                 raise
             # The pool and BEGIN raise what the driver raised; SQLAlchemy's Connection wraps it.
-            raise self._wrapped(self._statements.begin or "CONNECT", error) from error
+            statement = self._statements.begin or "CONNECT"
+            raise sqlalchemy_error(statement, error, self._statements.dialect) from error
         self.users = PreparedUsers(self._cursor)
         self.outbox = self.events = PreparedOutbox(self._cursor)
         self.idempotency = PreparedIdempotencyKeys(self._cursor)
@@ -260,7 +264,7 @@ class PreparedUnitOfWork:
         try:
             self._connection.commit()
         except self._statements.dbapi_error as error:
-            raise self._wrapped("COMMIT", error) from error
+            raise sqlalchemy_error("COMMIT", error, self._statements.dialect) from error
 
     def _end(self, error: BaseException | None) -> bool:
         """Roll back whatever was not committed and give the connection back to the pool; whether
@@ -286,11 +290,3 @@ class PreparedUnitOfWork:
         if isinstance(error, DBAPIError):
             return store_unavailable(error)
         return isinstance(error, self._statements.dbapi_unavailable)
-
-    def _wrapped(self, statement: str, error: Exception) -> Exception:
-        return cast(
-            Exception,
-            DBAPIError.instance(
-                statement, None, error, self._statements.dbapi_error, dialect=self._statements.dialect
-            ),
-        )

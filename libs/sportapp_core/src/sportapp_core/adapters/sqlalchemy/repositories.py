@@ -54,6 +54,11 @@ def event_from_row(row: Mapping[Any, Any]) -> StoredEvent:
     )
 
 
+def key_record_from_row(row: Mapping[Any, Any]) -> IdempotencyRecord:
+    """An ``idempotency_keys`` row as an :class:`IdempotencyRecord`."""
+    return IdempotencyRecord(key=row["key"], email_canonical=row["email_canonical"], user_id=row["user_id"])
+
+
 def event_values(event: UserRegistered, recorded_at: datetime) -> dict[str, Any]:
     """The values of ``event``'s ``outbox`` row (its position aside: the outbox gives it)."""
     return {
@@ -188,7 +193,7 @@ class SqlAlchemyIdempotencyKeys:
         row = self._connection.execute(KEY, {"key": key}).first()
         if row is None:
             return None
-        return IdempotencyRecord(key=row.key, email_canonical=row.email_canonical, user_id=row.user_id)
+        return key_record_from_row(row._mapping)
 
     def add(self, record: IdempotencyRecord) -> None:
         """Insert the record of a key this transaction found unknown (and holds since :meth:`get`)."""
