@@ -7,12 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event, func, select
+from sqlalchemy import BigInteger, Integer, Select, bindparam, event, func, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 BEGIN_MODE_OPTION = "sportapp_begin"
+# PostgreSQL's transaction-scoped advisory lock on one 64-bit key, or on a pair of 32-bit ones (a
+# key space of its own). Built once: lock_until_commit runs them through SQLAlchemy's Connection,
+# the prepared writing unit of work compiles the same ones for its DBAPI cursor.
+LOCK_ONE_KEY = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+LOCK_KEY_PAIR = select(
+    func.pg_advisory_xact_lock(bindparam("space", type_=Integer), bindparam("key", type_=Integer))
+)
 
 
 def create_store_engine(url: str, *, transactions: bool = True, **engine_options: Any) -> Engine:
@@ -110,4 +117,13 @@ def lock_until_commit(connection: Connection, *key: int) -> None:
     transaction already holds the database's one write lock since ``BEGIN IMMEDIATE``.
     """
     if connection.dialect.name == "postgresql":
-        connection.execute(select(func.pg_advisory_xact_lock(*key)))
+        statement, values = advisory_lock(*key)
+        connection.execute(statement, values)
+
+
+def advisory_lock(*key: int) -> tuple[Select[Any], dict[str, int]]:
+    """The statement that takes ``key`` (one 64-bit number, or two 32-bit ones) and its values."""
+    if len(key) == 1:
+        return LOCK_ONE_KEY, {"key": key[0]}
+    space, second = key
+    return LOCK_KEY_PAIR, {"space": space, "key": second}

@@ -20,12 +20,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
 from sportapp_core.adapters.sqlalchemy import statements as core
-from sportapp_core.adapters.sqlalchemy.engine import store_unavailable
+from sportapp_core.adapters.sqlalchemy.engine import (
+    LOCK_KEY_PAIR,
+    LOCK_ONE_KEY,
+    advisory_lock,
+    store_unavailable,
+)
 from sportapp_core.adapters.sqlalchemy.prepared import (
     PreparedStatement,
     invalidate_if_disconnected,
@@ -60,15 +64,11 @@ class WriteStatements:
         self.append_event = PreparedStatement(core.APPEND_EVENT, dialect, column_keys=core.EVENT_COLUMNS)
         self.events_after = PreparedStatement(core.EVENTS_AFTER, dialect)
         self.head = PreparedStatement(core.HEAD, dialect)
-        # PostgreSQL's advisory locks (see lock_until_commit): one 64-bit key, or two 32-bit ones.
-        # SQLite takes none: a writing transaction holds the database's one write lock from BEGIN.
-        self.locks: tuple[PreparedStatement, PreparedStatement] | None = None
+        # PostgreSQL's advisory locks, the ones lock_until_commit takes, by statement. SQLite takes
+        # none: a writing transaction holds the database's one write lock from BEGIN.
+        self.locks: dict[Any, PreparedStatement] | None = None
         if dialect.name == "postgresql":
-            one_key = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
-            two_keys = select(
-                func.pg_advisory_xact_lock(bindparam("space", type_=Integer), bindparam("key", type_=Integer))
-            )
-            self.locks = (PreparedStatement(one_key, dialect), PreparedStatement(two_keys, dialect))
+            self.locks = {lock: PreparedStatement(lock, dialect) for lock in (LOCK_ONE_KEY, LOCK_KEY_PAIR)}
         # SQLite's connections run without pysqlite's implicit transactions (create_store_engine):
         # the unit begins its own, with the write lock. psycopg begins one at the first statement.
         self.begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
@@ -102,12 +102,8 @@ class _UnitCursor:
         whose writing transaction holds the database's one write lock since it began)."""
         if self.statements.locks is None:
             return
-        one_key, two_keys = self.statements.locks
-        if len(key) == 1:
-            self.rows(one_key, key=key[0])
-        else:
-            space, second = key
-            self.rows(two_keys, space=space, key=second)
+        statement, values = advisory_lock(*key)
+        self.rows(self.statements.locks[statement], **values)
 
 
 class PreparedUsers:
