@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from sportapp_lab.bench import registration
 from sportapp_lab.bench.__main__ import table
 from sportapp_lab.bench.common import Figure, summary
 from sportapp_lab.bench.wrk import parse, rotating_paths_script
+from sportapp_lab.capacity import Capacity
 
 WRK_OUTPUT = """\
 Running 4s test @ http://127.0.0.1:8080
@@ -121,3 +123,39 @@ def test_each_registration_step_is_read_against_the_bound_measured_on_either_sid
         {"hashes_per_s_before": 80.0, "hashes_per_s_after": 85.0,
          "hash_ms_in_registro": 20.0, "hashes_per_s_at_that_cost": 100.0},
     ]
+
+
+def _ramp(*steps: dict[str, Any]) -> Capacity:
+    served = [step for step in steps if step["ok_share"] == 1.0]
+    return Capacity(
+        per_s=max(step["served_per_s"] for step in served),
+        measured_at="2026-12-05T00:00:00+00:00", machine={}, method="measured", steps=list(steps),
+    )
+
+
+def _step(rate: float, served: float, ok: float, before: float, after: float) -> dict[str, Any]:
+    return {"rate": rate, "served_per_s": served, "ok_share": ok, "p99_ms": 80.0 if ok == 1.0 else 1500.0,
+            "hashes_per_s_before": before, "hashes_per_s_after": after,
+            "hash_ms_in_registro": 20.0, "hashes_per_s_at_that_cost": 100.0}
+
+
+def test_a_knee_is_read_against_the_bound_on_either_side_of_the_step_that_set_it() -> None:
+    ramp = _ramp(
+        _step(60.0, 60.0, 1.0, before=120.0, after=110.0),
+        _step(80.0, 79.9, 1.0, before=110.0, after=90.0),  # the knee: bound (110 + 90) / 2
+        _step(88.0, 80.5, 0.91, before=90.0, after=70.0),  # served more, but not answered enough
+    )
+
+    found = registration.knee(ramp)
+
+    assert (found["per_s"], found["bound"], found["ratio"]) == (79.9, 100.0, 0.799)
+    assert found["steps"] == ramp.steps
+
+
+def test_the_figure_is_the_round_whose_ratio_is_the_median() -> None:
+    knees = [{"ratio": 0.74, "per_s": 77.0}, {"ratio": 0.80, "per_s": 84.0}, {"ratio": 0.77, "per_s": 79.0}]
+
+    assert registration.median_knee(knees)["per_s"] == 79.0
+    assert registration.median_knee(knees[:1])["per_s"] == 77.0
+    # An even count takes the lower middle one: the figure never rounds a run up.
+    assert registration.median_knee(knees[:2])["per_s"] == 77.0

@@ -38,6 +38,7 @@ class Plan:
         self.quick = quick
         self.hash_s = 3.0 if quick else 8.0
         self.step_s = 4.0 if quick else 10.0
+        self.registration_rounds = 1 if quick else 3
         self.query_s = 2 if quick else 5  # per run, in interleaved rounds
         self.query_rounds = 3 if quick else 7
         self.lag_s = 8.0 if quick else 30.0
@@ -58,7 +59,9 @@ class Plan:
         return self._bound
 
     def registration(self) -> list[Figure]:
-        figures, self._bound = registration.measure(step_s=self.step_s, hash_s=self.hash_s)
+        figures, self._bound = registration.measure(
+            step_s=self.step_s, hash_s=self.hash_s, rounds=self.registration_rounds
+        )
         return figures
 
     def cpu(self) -> list[Figure]:
