@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run what was asked for; exit 1 if a benchmark could not run (a missed target is a figure)."""
     parser = argparse.ArgumentParser(prog="python -m sportapp_lab.bench", description=__doc__)
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS),
-                        help="Run only these benchmarks (default: all, about 23 minutes).")
+                        help="Run only these benchmarks (default: all, about 22 minutes).")
     parser.add_argument("--quick", action="store_true",
                         help="Shorter runs and fewer trials (a few minutes): a look, not a result.")
     parser.add_argument("--out", type=Path, default=None,
