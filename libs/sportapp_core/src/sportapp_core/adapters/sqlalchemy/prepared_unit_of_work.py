@@ -20,6 +20,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -66,7 +67,7 @@ class WriteStatements:
         self.head = PreparedStatement(core.HEAD, dialect)
         # PostgreSQL's advisory locks, the ones lock_until_commit takes, by statement. SQLite takes
         # none: a writing transaction holds the database's one write lock from BEGIN.
-        self.locks: dict[Any, PreparedStatement] | None = None
+        self.locks: dict[Select[Any], PreparedStatement] | None = None
         if dialect.name == "postgresql":
             self.locks = {lock: PreparedStatement(lock, dialect) for lock in (LOCK_ONE_KEY, LOCK_KEY_PAIR)}
         # SQLite's connections run without pysqlite's implicit transactions (create_store_engine):
