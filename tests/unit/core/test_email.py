@@ -28,6 +28,12 @@ def test_domain_is_lower_cased_and_local_part_kept_as_typed() -> None:
     assert str(email) == "Ana.Maria@example.com"
 
 
+def test_a_mailbox_name_rfc_2142_calls_case_insensitive_is_shown_in_lower_case() -> None:
+    # As email-validator writes it, whichever path parsed it.
+    assert EmailAddress.parse("INFO@Example.COM").value == "info@example.com"
+    assert EmailAddress.parse("PostMaster@example.com").value == "postmaster@example.com"
+
+
 def test_same_email_in_other_case_is_the_same_user() -> None:
     assert same_user("Ana.Maria@Example.COM", "ana.maria@example.com")
 
@@ -305,6 +311,8 @@ def validator_parts(raw: str) -> tuple[str, str, str] | None:
 @example("a@example-.com")
 @example(f"{'a' * 64}@{LONGEST_DOMAIN}")
 @example(f"{'a' * 65}@example.com")
+@example("INFO@A.COM")
+@example("PostMaster@example.com")
 def test_the_plain_path_answers_only_as_email_validator_would(raw: str) -> None:
     plain = _plain_parts(raw)
 

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import email_validator
+from email_validator import rfc_constants
 
 from sportapp_core.domain.errors import InvalidEmail
 
@@ -25,6 +26,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN_ADDRESS = re.compile(rf"([{_ATEXT}]+(?:\.[{_ATEXT}]+)*)@((?:{_LABEL}\.)+{_LABEL})")
 # RFC 5890's reserved "??--" labels (Punycode's "xn--" among them): email-validator's to judge.
 _RESERVED_LABEL = re.compile(r"(?:^|\.)..--")
+# The mailbox names RFC 2142 calls case-insensitive ("info", "postmaster", ...), which
+# email-validator writes in lower case: email-validator's to judge. A release without the list
+# does not lower them either.
+_CASE_INSENSITIVE_MAILBOXES = frozenset(getattr(rfc_constants, "CASE_INSENSITIVE_MAILBOX_NAMES", ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ def _plain_parts(address: str) -> tuple[str, str, str] | None:
     domain = match[2].lower()
     if not domain[-1].isalpha() or _RESERVED_LABEL.search(domain):
         return None  # an all-numeric top-level label, or a reserved one
+    if match[1].lower() in _CASE_INSENSITIVE_MAILBOXES:
+        return None  # written in lower case by email-validator
     for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
         if domain == special or domain.endswith("." + special):
             return None
