@@ -65,6 +65,66 @@ def test_a_step_counts_what_was_offered_and_what_was_served() -> None:
     assert figures["p99_ms"] == 50.0
 
 
+def queued(rate: float, kept_up_with: float, duration_s: float) -> list[RequestRecord]:
+    """A step offered at ``rate`` to one server that answers ``kept_up_with`` a second, first come
+    first served: each answer comes one service time after the later of its arrival and the answer
+    before it, and its latency counts from its arrival (the schedule)."""
+    service_s, answered_at, step = 1.0 / kept_up_with, 0.0, []
+    for i in range(round(rate * duration_s)):
+        arrival = i / rate
+        answered_at = max(arrival, answered_at) + service_s
+        step.append(RequestRecord(
+            kind="register", scheduled_at=arrival, sent_at=arrival, t_unix=arrival,
+            latency_ms=(answered_at - arrival) * 1000.0, status=201,
+        ))
+    return step
+
+
+def test_a_step_the_stack_keeps_up_with_is_served_at_the_rate_offered() -> None:
+    figures = step_figures(queued(rate=40.0, kept_up_with=50.0, duration_s=10.0), duration_s=10.0)
+
+    assert figures["backlog_ms"] == 0.0
+    assert figures["served_per_s"] == 40.0
+
+
+def test_a_step_that_outruns_the_stack_is_served_at_the_rate_it_kept_up_with() -> None:
+    # 6% more than it keeps up with, for 10 s: every answer within a second, all of them 201.
+    step = queued(rate=53.0, kept_up_with=50.0, duration_s=10.0)
+    figures = step_figures(step, duration_s=10.0)
+
+    assert figures["ok_share"] == 1.0
+    assert figures["p99_ms"] is not None
+    assert figures["p99_ms"] < 1000
+    assert figures["backlog_ms"] is not None
+    assert 450 < figures["backlog_ms"] < 600
+    assert figures["served_per_s"] == pytest.approx(50.0, rel=0.01)
+
+
+def test_waits_that_shrink_through_a_step_add_nothing_to_it() -> None:
+    # A backlog left from before the step, draining: the step took no longer than its length.
+    step = [
+        RequestRecord(
+            kind="register", scheduled_at=i / 20, sent_at=i / 20, t_unix=i / 20,
+            latency_ms=max(30.0, 500.0 - 5 * i), status=201,
+        )
+        for i in range(200)
+    ]
+
+    assert step_figures(step, duration_s=10.0)["served_per_s"] == 20.0
+
+
+def test_too_few_answers_to_compare_the_ends_of_a_step_build_no_backlog() -> None:
+    few = [
+        RequestRecord(
+            kind="register", scheduled_at=float(i), sent_at=float(i), t_unix=float(i),
+            latency_ms=100.0 * i, status=201,
+        )
+        for i in range(9)
+    ]
+
+    assert step_figures(few, duration_s=9.0)["backlog_ms"] == 0.0
+
+
 class FakeStack:
     """Serves every registration up to ``capacity`` per second within 100 ms, refuses the rest."""
 

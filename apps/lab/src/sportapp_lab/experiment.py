@@ -201,7 +201,7 @@ def _capacity(
         basis=basis,
         on_step=lambda step: stage(
             f"  {step['rate']:g}/s offered: {step['served_per_s']:g}/s served, "
-            f"ok {step['ok_share']}, p99 {step['p99_ms']} ms"
+            f"ok {step['ok_share']}, p99 {step['p99_ms']} ms, backlog built {step['backlog_ms']} ms"
         ),
     )
     stage(f"capacity: {capacity.per_s:g} registrations/s")
