@@ -15,6 +15,7 @@ from sportapp_lab.capacity import (
     Capacity,
     CapacityCache,
     best_step,
+    describe_step,
     machine,
     measure_capacity,
     step_figures,
@@ -123,6 +124,21 @@ def test_too_few_answers_to_compare_the_ends_of_a_step_build_no_backlog() -> Non
     ]
 
     assert step_figures(few, duration_s=9.0)["backlog_ms"] == 0.0
+
+
+def test_a_capacity_step_is_shown_in_whole_milliseconds() -> None:
+    step = {"rate": 89.41, "served_per_s": 79.64, "ok_share": 1.0, "p99_ms": 414.3665923329536,
+            "backlog_ms": 365.04}
+
+    assert describe_step(step) == (
+        "89.41/s offered: 79.64/s served, ok 1.0, p99 414 ms, backlog built 365 ms"
+    )
+
+
+def test_a_capacity_step_with_nothing_answered_has_no_p99() -> None:
+    step = {"rate": 20.0, "served_per_s": 0.0, "ok_share": 0.0, "p99_ms": None, "backlog_ms": 0.0}
+
+    assert "p99 - ms" in describe_step(step)
 
 
 class FakeStack:

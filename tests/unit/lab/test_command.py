@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from sportapp_lab import cli as command
-from sportapp_lab.experiment import ExperimentOptions, capacity_step_line
+from sportapp_lab.experiment import ExperimentOptions
 from sportapp_lab.jmeter.run import JMeterFailed
 from sportapp_stack.cli import main
 from tests.unit.lab.test_jtl import HEADER, HEADER_WITH_VARIABLES, ROWS, ROWS_WITH_VARIABLES
@@ -82,17 +82,3 @@ def test_report_from_a_jtl_with_failures_exits_1_and_names_the_check(tmp_path: P
     assert report["registrations"]["failed"] == 3
     assert any("availability" in check for check in report["failed_checks"])
 
-
-def test_a_capacity_step_is_shown_in_whole_milliseconds() -> None:
-    step = {"rate": 89.41, "served_per_s": 79.64, "ok_share": 1.0, "p99_ms": 414.3665923329536,
-            "backlog_ms": 365.04}
-
-    assert capacity_step_line(step) == (
-        "89.41/s offered: 79.64/s served, ok 1.0, p99 414 ms, backlog built 365 ms"
-    )
-
-
-def test_a_capacity_step_with_nothing_answered_has_no_p99() -> None:
-    step = {"rate": 20.0, "served_per_s": 0.0, "ok_share": 0.0, "p99_ms": None, "backlog_ms": 0.0}
-
-    assert "p99 - ms" in capacity_step_line(step)

@@ -41,11 +41,11 @@ BACKLOG_SHARE = 0.1
 BACKLOG_MIN_REQUESTS = 5
 
 
-def backlog_growth_s(records: Sequence[RequestRecord]) -> float:
-    """How much longer the step's last answered requests waited than its first ones (the median
+def backlog_growth_s(answered: Sequence[RequestRecord]) -> float:
+    """How much longer a step's last answered requests waited than its first ones (the median
     of each end's waits), in seconds: the backlog the step built and left to drain after it.
     Zero when the waits did not grow, or with too few answers to tell."""
-    answered = sorted((r for r in records if r.ok), key=lambda record: record.scheduled_at)
+    answered = sorted(answered, key=lambda record: record.scheduled_at)
     end = max(BACKLOG_MIN_REQUESTS, round(len(answered) * BACKLOG_SHARE))
     if len(answered) < 2 * end:
         return 0.0
@@ -68,7 +68,7 @@ def step_figures(records: Sequence[RequestRecord], duration_s: float) -> dict[st
     """
     ok = [r for r in records if r.ok]
     latencies = [r.latency_ms for r in ok]
-    backlog_s = backlog_growth_s(records)
+    backlog_s = backlog_growth_s(ok)
     return {
         "offered_per_s": round(len(records) / duration_s, 2),
         "served_per_s": round(len(ok) / (duration_s + backlog_s), 2),
@@ -77,6 +77,15 @@ def step_figures(records: Sequence[RequestRecord], duration_s: float) -> dict[st
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
     }
+
+
+def describe_step(step: dict[str, Any]) -> str:
+    """One step as a line of progress: offered, served, share answered, p99 and backlog built."""
+    p99 = "-" if step["p99_ms"] is None else f"{step['p99_ms']:.0f}"
+    return (
+        f"{step['rate']:g}/s offered: {step['served_per_s']:g}/s served, ok {step['ok_share']}, "
+        f"p99 {p99} ms, backlog built {step['backlog_ms']:.0f} ms"
+    )
 
 
 def step_served(step: dict[str, Any]) -> bool:

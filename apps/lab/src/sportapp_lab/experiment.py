@@ -16,7 +16,7 @@ from typing import Any
 
 from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_lab.analysis import build_report
-from sportapp_lab.capacity import Capacity, CapacityCache, measure_capacity
+from sportapp_lab.capacity import Capacity, CapacityCache, describe_step, measure_capacity
 from sportapp_lab.faults import SCENARIOS, FaultInjector, Scenario, ScenarioPlayer
 from sportapp_lab.jmeter.jtl import read_jtl
 from sportapp_lab.jmeter.run import run_jmeter
@@ -199,21 +199,12 @@ def _capacity(
         stack.config.gateway_url,
         start_rate=_first_step_rate(stack),
         basis=basis,
-        on_step=lambda step: stage(f"  {capacity_step_line(step)}"),
+        on_step=lambda step: stage(f"  {describe_step(step)}"),
     )
     stage(f"capacity: {capacity.per_s:g} registrations/s")
     if cache is not None:
         cache.save(capacity)
     return capacity
-
-
-def capacity_step_line(step: dict[str, Any]) -> str:
-    """One step of the capacity ramp, as the experiment shows it while it runs."""
-    p99 = "-" if step["p99_ms"] is None else f"{step['p99_ms']:.0f}"
-    return (
-        f"{step['rate']:g}/s offered: {step['served_per_s']:g}/s served, ok {step['ok_share']}, "
-        f"p99 {p99} ms, backlog built {step['backlog_ms']:.0f} ms"
-    )
 
 
 def _rate(options: ExperimentOptions, capacity: Capacity | None) -> float:

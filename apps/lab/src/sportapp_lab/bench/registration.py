@@ -33,7 +33,7 @@ from sportapp_core.adapters.argon2_hasher import Argon2Parameters
 from sportapp_lab.bench.common import Figure, bench_stack
 from sportapp_lab.bench.cpu import hashing_totals
 from sportapp_lab.bench.hashing import hashes_per_second
-from sportapp_lab.capacity import Capacity, measure_capacity
+from sportapp_lab.capacity import Capacity, describe_step, measure_capacity
 from sportapp_lab.metrics import registro_metrics
 from sportapp_stack.config import find_root
 from sportapp_stack.programs import worker_settings
@@ -121,10 +121,8 @@ def measure(*, step_s: float, hash_s: float, rounds: int = 1) -> tuple[list[Figu
     bound_before = hashes_per_second(hash_s, parameters)
 
     def show(step: dict[str, Any]) -> None:
-        p99 = "-" if step["p99_ms"] is None else f"{step['p99_ms']:.0f}"
         print(
-            f"  registration step {step['rate']:6.1f}/s: served {step['served_per_s']}/s, "
-            f"ok {step['ok_share']}, p99 {p99} ms, backlog {step['backlog_ms']} ms; "
+            f"  registration step {describe_step(step)}; "
             f"then {step['hashes_per_s_after']} hashes/s "
             f"(a hash in registro: {step['hash_ms_in_registro']} ms)", flush=True,
         )
