@@ -73,6 +73,7 @@ def follow(uow_factory: SqlAlchemyUnitOfWorkFactory, writers_done: threading.Eve
                     return seen
                 time.sleep(0.001)
     finally:
+        feed.close()
         if engine is not uow_factory.engine:
             engine.dispose()  # its own pool on SQLite; Python 3.13 warns about connections left open
     raise AssertionError(f"the reader did not catch up within {TIMEOUT_S} s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,8 @@ class Streams:
     client: redis.Redis
     stream: str
     group: str
+    # Every feed a relay of this test reads; closed with the test (each keeps its connection).
+    feeds: list[PreparedEventFeed] = field(default_factory=list)
 
     def source(self, consumer: str, *, min_idle_ms: int = 60_000) -> RedisStreamSource:
         return RedisStreamSource(
@@ -61,7 +63,9 @@ class Streams:
     def relay(self, uow_factory: SqlAlchemyUnitOfWorkFactory, batch_size: int = 500) -> Relay:
         publisher = RedisStreamPublisher(connect(self.url, read_timeout_s=5), self.stream)
         settings = RelaySettings(batch_size=batch_size, wait_s=0)
-        return Relay(PreparedEventFeed(uow_factory.engine), publisher, settings)
+        feed = PreparedEventFeed(uow_factory.engine)
+        self.feeds.append(feed)
+        return Relay(feed, publisher, settings)
 
     def positions(self) -> list[int]:
         return [int(fields["position"]) for _id, fields in self.client.xrange(self.stream)]
@@ -83,6 +87,8 @@ def streams(redis_url: str) -> Iterator[Streams]:
     try:
         yield found
     finally:
+        for feed in found.feeds:
+            feed.close()
         client.delete(found.stream)
         client.close()
 

@@ -229,6 +229,7 @@ def test_feed_reads_the_sql_outbox_a_statement_a_read(uow_factory: SqlAlchemyUni
         rest = read_feed(feed, after=1, limit=1, monotonic=timer.monotonic, sleep=timer.sleep)
         past_the_end = read_feed(feed, after=2, limit=10, monotonic=timer.monotonic, sleep=timer.sleep)
     finally:
+        feed.close()
         if engine is not uow_factory.engine:
             engine.dispose()  # its own pool on SQLite; Python 3.13 warns about connections left open
 

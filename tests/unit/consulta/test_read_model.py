@@ -132,7 +132,9 @@ def test_projectors_of_two_processes_racing_on_sqlite_apply_each_event_once(url:
         for each in engines:
             each.dispose()
 
-    page = ReadModelViews(engine).users_page(after=None, limit=100)
+    views = ReadModelViews(engine)
+    page = views.users_page(after=None, limit=100)
+    views.close()
     assert view_count(engine) == page["total"] == 200
     assert [user["id"] for user in page["users"]] == list(range(1, 101))
 
@@ -149,8 +151,10 @@ def three_users(read_model: SqlAlchemyReadModel) -> None:
 
 @pytest.mark.usefixtures("three_users")
 def test_pages_follow_the_cursor_and_say_where_the_next_starts(engine: Engine) -> None:
-    first = ReadModelViews(engine).users_page(after=None, limit=2)
-    second = ReadModelViews(engine).users_page(after=first["next_after"], limit=2)
+    views = ReadModelViews(engine)
+    first = views.users_page(after=None, limit=2)
+    second = views.users_page(after=first["next_after"], limit=2)
+    views.close()
 
     assert [user["id"] for user in first["users"]] == [1, 2]
     assert first["next_after"] == 2
@@ -162,11 +166,15 @@ def test_pages_follow_the_cursor_and_say_where_the_next_starts(engine: Engine) -
 @pytest.fixture(params=["one engine", "an engine without transactions for lookups"])
 def read_views(request: pytest.FixtureRequest, engine: Engine) -> Iterator[ReadModelViews]:
     if request.param == "one engine":
-        yield ReadModelViews(engine)
+        views = ReadModelViews(engine)
+        yield views
+        views.close()
         return
     lookups = single_statement_engine(engine)
     assert lookups is not engine
-    yield ReadModelViews(engine, lookups)
+    views = ReadModelViews(engine, lookups)
+    yield views
+    views.close()
     lookups.dispose()
 
 
@@ -197,5 +205,6 @@ def test_a_lookup_on_a_store_that_does_not_answer_is_the_read_store_unavailable(
 
     with pytest.raises(DependencyUnavailable) as raised:
         lookups.user(1)
+    lookups.close()
 
     assert raised.value.dependency == "read store"

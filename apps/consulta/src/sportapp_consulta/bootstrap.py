@@ -65,7 +65,8 @@ class ConsultaComponents:
         )
 
     def close(self) -> None:
-        """Close every pooled connection (a worker exits without it; tests and tools call it)."""
+        """Close every connection (a worker exits without it; tests and tools call it)."""
+        self.views.close()
         for engine in self.engines:
             engine.dispose()
 

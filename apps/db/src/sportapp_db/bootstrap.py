@@ -12,7 +12,7 @@ from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, creat
 from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
-from sportapp_core.ports import Clock, EventFeed
+from sportapp_core.ports import Clock
 from sportapp_core.services import WriteStoreRegistrations
 from sportapp_core.services.feed import NewEvents
 from sportapp_db.settings import DbSettings
@@ -27,7 +27,7 @@ class DbComponents:
     registrations: WriteStoreRegistrations
     clock: Clock
     # The outbox read by position, a statement a read (what the event stream reads per batch).
-    event_feed: EventFeed
+    event_feed: PreparedEventFeed
     # Every engine opened here (on SQLite, the event feed reads through a second pool).
     engines: tuple[Engine, ...]
     # Wakes the feed's followers when a registration of this process commits.
@@ -43,7 +43,8 @@ class DbComponents:
             return {"outbox_head": uow.events.head()}
 
     def close(self) -> None:
-        """Close every pooled connection (a worker exits without it; tests and tools call it)."""
+        """Close every connection (a worker exits without it; tests and tools call it)."""
+        self.event_feed.close()
         for engine in self.engines:
             engine.dispose()
 

@@ -1,4 +1,4 @@
-"""Statements compiled once by SQLAlchemy and run straight on a pooled DBAPI connection.
+"""Statements compiled once by SQLAlchemy and run straight on a DBAPI connection of its pool.
 
 consulta's hottest answers (a user by id, "is this address taken?") are one indexed lookup each,
 db's event stream reads the outbox after a position for every batch it sends, and db's
@@ -7,7 +7,8 @@ SQLAlchemy spends about 290k instructions on such a read (its execution context,
 and events); the same statement on the pool's DBAPI connection costs about 75k (counted with
 callgrind, SQLite, SQLAlchemy 2.1). The statement is still built as a Core ``select()`` or
 ``insert()`` and compiled by SQLAlchemy for the engine's dialect, connections still come from its
-pool (invalidated on a disconnect, as it would do), each value goes through its column type's
+pool (retired on a disconnect, as it would do; a read keeps its thread's, see
+:class:`ThreadConnections`), each value goes through its column type's
 bind processor and each column of a row through its result processor, and a driver's error is
 raised as SQLAlchemy would raise it (``sqlalchemy.exc.DBAPIError``): only the per-call machinery
 is left out.
@@ -15,7 +16,10 @@ is left out.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy.engine import Dialect, Engine
@@ -106,15 +110,118 @@ class PreparedStatement:
         return values
 
 
-class PreparedRead:
-    """One ``select()``, for one engine, on a connection of its own: its first row, or all of
-    them."""
+class ThreadConnections:
+    """A DBAPI connection for each thread that reads, taken from ``engine``'s pool once and kept by
+    that thread, in autocommit: for reads of one statement each (:class:`PreparedRead`).
 
-    def __init__(self, engine: Engine, statement: ClauseElement, store: str) -> None:
-        self._engine = engine
+    Through the pool, each read paid a checkout and a return (the pool's records, its events, its
+    reset): about a tenth of consulta's answer to ``GET /user-queries/users/<id>`` in its process
+    (SQLite, py-spy). A kept connection pays neither. It is detached from the pool (the pool's
+    public way of handing a connection over for good), so the pool's size limits the connections
+    it lends out, not these, which are one per thread that reads. In autocommit each read is a
+    transaction of its own, as it was between a checkout and the reset at return: on PostgreSQL
+    without a BEGIN and a ROLLBACK around it, and without a transaction left idle between reads.
+
+    A connection that lost its server retires every connection kept before it, in every thread
+    (each thread replaces its own at its next read) and in the pool: after a database restart they
+    are all stale, and each would otherwise fail a request of its own. A thread that ended leaves
+    its connection behind; the next new connection closes it, and :meth:`close` closes them all.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # Bumped when a connection lost its server: a kept connection from an older one is stale.
+        self._generation = 0
+        self._kept: list[_KeptConnection] = []
+
+    def connection(self) -> Any:
+        """This thread's DBAPI connection (a new one the first time, or after a disconnect).
+
+        Raises whatever the pool raises when it cannot connect (the driver's error, or
+        ``DBAPIError``)."""
+        kept: _KeptConnection | None = getattr(self._local, "kept", None)
+        if kept is not None and kept.generation == self._generation:
+            return kept.connection
+        if kept is not None:
+            self._discard(kept)
+        pooled = self.engine.raw_connection()
+        try:
+            dbapi_connection = pooled.dbapi_connection
+            assert dbapi_connection is not None, "the pool hands out open connections"
+            self.engine.dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+        except BaseException:
+            pooled.close()
+            raise
+        pooled.detach()
+        kept = _KeptConnection(dbapi_connection, threading.current_thread(), self._generation)
+        with self._lock:
+            ended = [other for other in self._kept if not other.thread.is_alive()]
+            self._kept = [other for other in self._kept if other.thread.is_alive()]
+            self._kept.append(kept)
+        for other in ended:
+            _close_quietly(other.connection)
+        self._local.kept = kept
+        return dbapi_connection
+
+    def lost(self, error: BaseException) -> bool:
+        """Whether ``error`` (the driver's, or SQLAlchemy's around it), raised by this thread's
+        connection, says the connection lost its server; if so, that connection and every one
+        kept or pooled before it is retired."""
+        kept: _KeptConnection | None = getattr(self._local, "kept", None)
+        original = getattr(error, "orig", None) if isinstance(error, DBAPIError) else error
+        dbapi = self.engine.dialect.loaded_dbapi
+        if kept is None or not isinstance(original, dbapi.Error):
+            return False
+        if not self.engine.dialect.is_disconnect(cast(Any, original), kept.connection, None):
+            return False
+        with self._lock:
+            self._generation += 1
+        self._discard(kept)
+        # The pool's connections from before now are replaced at their next checkout (private in
+        # SQLAlchemy, as in invalidate_if_disconnected; no connection of the pool's to check in).
+        self.engine.pool._invalidate(cast(Any, None), original, _checkin=False)
+        return True
+
+    def close(self) -> None:
+        """Close every kept connection (a worker exits without it; tests and tools call it)."""
+        with self._lock:
+            kept, self._kept = self._kept, []
+            self._generation += 1
+        for each in kept:
+            _close_quietly(each.connection)
+
+    def _discard(self, kept: _KeptConnection) -> None:
+        self._local.kept = None
+        with self._lock:
+            if kept in self._kept:
+                self._kept.remove(kept)
+        _close_quietly(kept.connection)
+
+
+@dataclass(frozen=True, eq=False)
+class _KeptConnection:
+    connection: Any
+    thread: threading.Thread
+    generation: int
+
+
+def _close_quietly(dbapi_connection: Any) -> None:
+    # A connection whose server is gone may fail to close; it is dropped either way.
+    with contextlib.suppress(Exception):
+        dbapi_connection.close()
+
+
+class PreparedRead:
+    """One ``select()``, on each thread's own connection (:class:`ThreadConnections`): its first
+    row, or all of them."""
+
+    def __init__(self, connections: ThreadConnections, statement: ClauseElement, store: str) -> None:
+        self._connections = connections
         self._store = store
-        self._statement = PreparedStatement(statement, engine.dialect)
-        dbapi = engine.dialect.loaded_dbapi
+        self._statement = PreparedStatement(statement, connections.engine.dialect)
+        dbapi = connections.engine.dialect.loaded_dbapi
         self._dbapi_unavailable: type[Exception] = dbapi.OperationalError
 
     def first(self, parameters: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -132,7 +239,7 @@ class PreparedRead:
         Raises :class:`DependencyUnavailable` when the store does not answer.
         """
         try:
-            connection = self._engine.raw_connection()
+            connection = self._connections.connection()
         except (DBAPIError, self._statement.dbapi_error) as error:
             # The pool hands connection errors on as the driver raised them.
             raise DependencyUnavailable(self._store) from error
@@ -143,13 +250,11 @@ class PreparedRead:
             finally:
                 cursor.close()
         except (DBAPIError, self._statement.dbapi_error) as error:
-            if invalidate_if_disconnected(self._engine, connection, error) or isinstance(
+            if self._connections.lost(error) or isinstance(
                 getattr(error, "orig", error), self._dbapi_unavailable
             ):
                 raise DependencyUnavailable(self._store) from error
             raise
-        finally:
-            connection.close()
 
 
 def sqlalchemy_error(statement: str, error: Exception, dialect: Dialect) -> Exception:

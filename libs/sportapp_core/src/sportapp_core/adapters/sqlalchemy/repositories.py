@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from sportapp_core.adapters.sqlalchemy.engine import lock_until_commit
-from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
+from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead, ThreadConnections
 from sportapp_core.adapters.sqlalchemy.statements import (
     ADD_KEY,
     APPEND_EVENT,
@@ -160,8 +160,9 @@ class PreparedEventFeed:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._events_after = PreparedRead(engine, EVENTS_AFTER, WRITE_STORE)
-        self._head = PreparedRead(engine, HEAD, WRITE_STORE)
+        self._connections = ThreadConnections(engine)
+        self._events_after = PreparedRead(self._connections, EVENTS_AFTER, WRITE_STORE)
+        self._head = PreparedRead(self._connections, HEAD, WRITE_STORE)
 
     def read_after(self, position: int, limit: int) -> Sequence[StoredEvent]:
         """Up to ``limit`` events after ``position``, in position order."""
@@ -171,6 +172,10 @@ class PreparedEventFeed:
         """The newest position, 0 if the outbox is empty."""
         row = self._head.first({})
         return int(row["head"]) if row else 0
+
+    def close(self) -> None:
+        """Close the connections the reads keep (the engine's pool is the caller's)."""
+        self._connections.close()
 
 
 class SqlAlchemyIdempotencyKeys:

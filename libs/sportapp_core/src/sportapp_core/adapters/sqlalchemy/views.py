@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 
-from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead
+from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead, ThreadConnections
 from sportapp_core.adapters.sqlalchemy.read_model import READ_STORE, read_store_errors, user_views
 from sportapp_core.domain import MAX_ID, EmailAddress
 
@@ -36,9 +36,9 @@ class ReadModelViews:
 
     def __init__(self, engine: Engine, single_statements: Engine | None = None) -> None:
         self._engine = engine
-        single_statements = single_statements or engine
-        self._user_by_id = PreparedRead(single_statements, _USER_BY_ID, READ_STORE)
-        self._user_by_email = PreparedRead(single_statements, _USER_BY_EMAIL, READ_STORE)
+        self._lookups = ThreadConnections(single_statements or engine)
+        self._user_by_id = PreparedRead(self._lookups, _USER_BY_ID, READ_STORE)
+        self._user_by_email = PreparedRead(self._lookups, _USER_BY_EMAIL, READ_STORE)
 
     def user(self, user_id: int) -> dict[str, Any] | None:
         """The user with ``user_id`` as ``{"id", "email", "created_at"}``, or None."""
@@ -64,3 +64,7 @@ class ReadModelViews:
     def is_registered(self, email: EmailAddress) -> bool:
         """Whether a user with ``email``'s canonical address is in the read model."""
         return self._user_by_email.first({"email_canonical": email.canonical}) is not None
+
+    def close(self) -> None:
+        """Close the connections the lookups keep (their engines' pools are the caller's)."""
+        self._lookups.close()

@@ -143,10 +143,16 @@ class ProblemApi(flask_restful.Api):  # type: ignore[misc]
         **_negotiation: Any,
     ) -> Response:
         """``data`` as a JSON response, with the status and headers the resource gave."""
-        response = Response(json_text(data) + "\n", status=code, mimetype=JSON_MIMETYPE)
-        if headers:
-            response.headers.extend(headers)
-        return response
+        return json_response(data, code, headers)
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``data`` as the JSON response every resource answers with (:meth:`ProblemApi.make_response`
+    makes it of what a resource returns; a resource may return it itself)."""
+    response = Response(json_text(data) + "\n", status=status, mimetype=JSON_MIMETYPE)
+    if headers:
+        response.headers.extend(headers)
+    return response
 
 
 def install_problem_handlers(app: Flask) -> None:
