@@ -259,6 +259,9 @@ def test_case_never_changes_who_an_ascii_address_belongs_to(raw: str, change: Ca
 
 @PROPERTY_SETTINGS
 @given(unicode_addresses())
+# IDNA maps the iota subscript (U+0345, in U+1F80 composed) to a spacing iota before normalising:
+# decomposed, the circumflex came before it and the domain was another one (found by this test).
+@example("0@\u1f80\u0302.com")
 def test_composed_or_decomposed_form_never_changes_validity_or_the_user(raw: str) -> None:
     composed = parse_or_none(unicodedata.normalize("NFC", raw))
     decomposed = parse_or_none(unicodedata.normalize("NFD", raw))

@@ -57,7 +57,10 @@ class EmailAddress:
         if len(raw) > 4 * MAX_LENGTH:
             # Refuse absurd input before handing it to the validator's regexes.
             raise InvalidEmail(f"The e-mail address is longer than {MAX_LENGTH} characters.")
-        stripped = raw.strip()
+        # Composed first: IDNA maps some characters before it normalises (U+0345, the Greek iota
+        # subscript, becomes a spacing iota), so a decomposed domain could name another host than
+        # the same domain composed, and one person would hold two addresses.
+        stripped = unicodedata.normalize("NFC", raw.strip())
         local_part, domain, ascii_domain = _plain_parts(stripped) or _validated_parts(stripped)
         local_part = unicodedata.normalize("NFC", local_part)
         value = f"{local_part}@{domain}"
