@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 URL_VARIABLE = "SPORTAPP_TEST_POSTGRES_URL"
 SKIP_VARIABLE = "SPORTAPP_SKIP_POSTGRES"
@@ -101,5 +102,23 @@ def drop_stale_schemas(server: str) -> None:
                 created = name.removeprefix(SCHEMA_PREFIX).split("_", 1)[0]
                 if created.isdigit() and int(created) < oldest_kept:
                     connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def end_other_connections(store_url: str) -> int:
+    """End every connection of this test's schema but one made here, outside any pool (they share
+    the schema's application name); how many were ended."""
+    admin = create_engine(store_url, poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name"
+                        " = current_setting('application_name') AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
     finally:
         admin.dispose()

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory
-from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.domain import EmailAddress, NewUser, UserRegistered
 from sportapp_core.ports import StoredEvent
@@ -60,8 +59,7 @@ def follow(uow_factory: SqlAlchemyUnitOfWorkFactory, writers_done: threading.Eve
     """Page through the feed as consulta does, resuming after the last position seen, until the
     writers are done and a page read after that comes back empty."""
     seen: list[StoredEvent] = []
-    engine = single_statement_engine(uow_factory.engine)
-    feed = PreparedEventFeed(engine)
+    feed = PreparedEventFeed(uow_factory.engine)
     deadline = time.monotonic() + TIMEOUT_S
     try:
         while time.monotonic() < deadline:
@@ -73,9 +71,7 @@ def follow(uow_factory: SqlAlchemyUnitOfWorkFactory, writers_done: threading.Eve
                     return seen
                 time.sleep(0.001)
     finally:
-        feed.close()
-        if engine is not uow_factory.engine:
-            engine.dispose()  # its own pool on SQLite; Python 3.13 warns about connections left open
+        feed.close()  # Python 3.13 warns about connections left open
     raise AssertionError(f"the reader did not catch up within {TIMEOUT_S} s")
 
 

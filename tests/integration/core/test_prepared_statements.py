@@ -8,10 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.pool import NullPool
 
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedStatement
@@ -27,29 +25,12 @@ from sportapp_core.ports import IdempotencyRecord
 from sportapp_core.services.errors import DependencyUnavailable
 from tests.fakes import EPOCH
 from tests.integration.backends import POSTGRESQL, only_on
+from tests.integration.postgres import end_other_connections
 
 pytestmark = pytest.mark.integration
 
 # Stands for a password hash: no error may show it.
 SECRET_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0c2FsdA$dGhpcy1tdXN0LW5ldmVyLWJlLXNob3du"
-
-
-def end_other_connections(store_url: str) -> int:
-    """End every connection of this test's schema but one made here, outside any pool (they share
-    the schema's application name); how many were ended."""
-    admin = create_engine(store_url, poolclass=NullPool)
-    try:
-        with admin.connect() as connection:
-            return len(
-                connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name"
-                        " = current_setting('application_name') AND pid <> pg_backend_pid()"
-                    )
-                ).all()
-            )
-    finally:
-        admin.dispose()
 
 
 def insert_user(engine: Engine) -> PreparedStatement:

@@ -11,15 +11,16 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Integer, String, bindparam, cast, create_engine, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from sportapp_core.adapters.sqlalchemy.prepared import PreparedRead, ThreadConnections
 from sportapp_core.adapters.sqlalchemy.repositories import HEAD
 from sportapp_core.services.errors import DependencyUnavailable
 from tests.integration.backends import POSTGRESQL, only_on
-from tests.integration.core.test_prepared_statements import end_other_connections
+from tests.integration.postgres import end_other_connections
 
 pytestmark = pytest.mark.integration
 
@@ -72,14 +73,46 @@ def test_a_thread_keeps_its_connection_and_another_thread_gets_its_own(
     assert other is not first
 
 
-def test_a_read_leaves_no_transaction_open(engine: Engine, connections: ThreadConnections) -> None:
+@only_on(POSTGRESQL)
+def test_a_read_leaves_no_transaction_open_on_postgresql(
+    store_url: str, connections: ThreadConnections
+) -> None:
+    """Autocommit: no BEGIN, no transaction idle between reads holding a lock on what it read, so
+    another session's DDL on that table goes through at once. (On SQLite every connection of the
+    engine is in autocommit already.)"""
     assert head(connections) == 0
-    connection = connections.connection()
 
-    if engine.dialect.name == "sqlite":
-        assert not connection.in_transaction
-    else:
-        assert connection.info.transaction_status.name == "IDLE"
+    assert connections.connection().info.transaction_status.name == "IDLE"
+    admin = create_engine(store_url, poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SET lock_timeout = '2s'"))
+            connection.execute(text("ALTER TABLE outbox ADD COLUMN probe integer"))
+            columns = connection.execute(
+                text("SELECT column_name FROM information_schema.columns WHERE table_name = 'outbox'"
+                     " AND table_schema = current_schema()")
+            ).scalars().all()
+            connection.rollback()
+    finally:
+        admin.dispose()
+    assert "probe" in columns
+
+
+@only_on(POSTGRESQL)
+def test_an_error_that_is_no_disconnect_keeps_the_connection_usable(
+    connections: ThreadConnections,
+) -> None:
+    as_number = PreparedRead(
+        connections, select(cast(bindparam("text", type_=String), Integer).label("number")), "write store"
+    )
+    mine = connections.connection()
+
+    with pytest.raises(DBAPIError, match="invalid input syntax"):
+        as_number.first({"text": "twelve"})
+
+    assert as_number.first({"text": "12"}) == {"number": 12}
+    assert connections.connection() is mine
+    assert mine.info.transaction_status.name == "IDLE"
 
 
 def test_close_closes_every_threads_connection(connections: ThreadConnections) -> None:
@@ -122,7 +155,9 @@ def test_after_the_server_ended_them_one_read_fails_and_no_thread_reads_on_a_sta
     thread.start()
     assert go_on.wait(10)
     mine = connections.connection()
-    assert end_other_connections(store_url) >= 2, "the kept connections were not ended"
+    with engine.connect() as pooled:  # one in the engine's pool too
+        pooled.execute(text("SELECT 1"))
+    assert end_other_connections(store_url) >= 3, "the connections were not ended"
 
     with pytest.raises(DependencyUnavailable):
         head(connections)
@@ -130,22 +165,44 @@ def test_after_the_server_ended_them_one_read_fails_and_no_thread_reads_on_a_sta
     thread.join(10)
 
     assert results == [0], "the other thread read on its stale connection"
+    assert is_closed(kept_by_other_thread[0])
     assert head(connections) == 0
     assert connections.connection() is not mine
+    with engine.connect() as pooled:  # not the pool's stale one
+        assert pooled.execute(text("SELECT 1")).scalar_one() == 1
 
 
 @only_on(POSTGRESQL)
-def test_kept_connections_read_in_autocommit_on_postgresql(store_url: str, engine: Engine) -> None:
-    """No BEGIN, no idle transaction holding a lock between reads: another session's DDL on the
-    table read goes through at once."""
-    connections = ThreadConnections(engine)
-    admin = create_engine(store_url, poolclass=NullPool)
-    try:
-        assert head(connections) == 0
-        with admin.connect() as connection:
-            connection.execute(text("SET lock_timeout = '2s'"))
-            connection.execute(text("ALTER TABLE outbox ADD COLUMN probe integer"))
-            connection.rollback()
-    finally:
-        connections.close()
-        admin.dispose()
+def test_a_stale_read_failing_late_does_not_retire_connections_made_since(
+    store_url: str, engine: Engine, connections: ThreadConnections
+) -> None:
+    """A thread that was already reading on its old connection when another thread found the
+    server gone fails its read, and leaves the connections made since in place."""
+    stale: list[Any] = []
+    kept, fail_now = threading.Event(), threading.Event()
+    outcome: list[bool] = []
+
+    def reader_mid_read() -> None:
+        stale.append(connections.connection())  # past the generation check, as a read in flight
+        kept.set()
+        fail_now.wait(10)
+        try:
+            stale[0].execute("SELECT 1")
+        except Exception as error:  # the driver's, whatever it calls a lost server
+            outcome.append(connections.lost(error))
+
+    thread = threading.Thread(target=reader_mid_read)
+    thread.start()
+    assert kept.wait(10)
+    connections.connection()
+    assert end_other_connections(store_url) >= 2
+    with pytest.raises(DependencyUnavailable):
+        head(connections)
+    assert head(connections) == 0  # on a new connection
+    fresh = connections.connection()
+
+    fail_now.set()
+    thread.join(10)
+
+    assert outcome == [True]
+    assert connections.connection() is fresh

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sportapp_core.adapters.sqlalchemy import create_store_engine
-from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, user_views
 from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
@@ -133,14 +132,20 @@ def test_projectors_of_two_processes_racing_on_sqlite_apply_each_event_once(url:
             each.dispose()
 
     views = ReadModelViews(engine)
-    page = views.users_page(after=None, limit=100)
-    views.close()
+    try:
+        page = views.users_page(after=None, limit=100)
+    finally:
+        views.close()
     assert view_count(engine) == page["total"] == 200
     assert [user["id"] for user in page["users"]] == list(range(1, 101))
 
 
 @pytest.fixture
 def three_users(read_model: SqlAlchemyReadModel) -> None:
+    add_three_users(read_model)
+
+
+def add_three_users(read_model: SqlAlchemyReadModel) -> None:
     with read_model.transaction("users") as transaction:
         transaction.add_users(
             [registered(i, f"{name}@Example.com") for i, name in enumerate(("Ana", "bea", "cy"), 1)],
@@ -149,33 +154,32 @@ def three_users(read_model: SqlAlchemyReadModel) -> None:
         transaction.commit()
 
 
-@pytest.mark.usefixtures("three_users")
-def test_pages_follow_the_cursor_and_say_where_the_next_starts(engine: Engine) -> None:
+@pytest.fixture(params=["a file", "memory"])
+def read_views(request: pytest.FixtureRequest, engine: Engine) -> Iterator[ReadModelViews]:
+    """The views on the read store's file; or on a store in memory, which lives in its pool's one
+    connection: the lookups keep that one, and the pages still see the same tables."""
+    if request.param == "memory":
+        engine = create_store_engine("sqlite://")
+        upgrade_schema(engine, READ_STORE_SCHEMA)
+        add_three_users(SqlAlchemyReadModel(engine))
     views = ReadModelViews(engine)
-    first = views.users_page(after=None, limit=2)
-    second = views.users_page(after=first["next_after"], limit=2)
+    yield views
     views.close()
+    if request.param == "memory":
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("three_users")
+def test_pages_follow_the_cursor_and_say_where_the_next_starts(read_views: ReadModelViews) -> None:
+    first = read_views.users_page(after=None, limit=2)
+    assert read_views.user(1) is not None  # a lookup between the pages, on its kept connection
+    second = read_views.users_page(after=first["next_after"], limit=2)
 
     assert [user["id"] for user in first["users"]] == [1, 2]
     assert first["next_after"] == 2
     assert [user["email"] for user in second["users"]] == ["cy@example.com"]
     assert second["next_after"] is None
     assert first["total"] == second["total"] == 3
-
-
-@pytest.fixture(params=["one engine", "an engine without transactions for lookups"])
-def read_views(request: pytest.FixtureRequest, engine: Engine) -> Iterator[ReadModelViews]:
-    if request.param == "one engine":
-        views = ReadModelViews(engine)
-        yield views
-        views.close()
-        return
-    lookups = single_statement_engine(engine)
-    assert lookups is not engine
-    views = ReadModelViews(engine, lookups)
-    yield views
-    views.close()
-    lookups.dispose()
 
 
 @pytest.mark.usefixtures("three_users")
@@ -198,13 +202,15 @@ def test_a_lookup_on_a_store_that_does_not_answer_is_the_read_store_unavailable(
     path = tmp_path / "read.db"
     engine = create_store_engine(f"sqlite:///{path}")
     upgrade_schema(engine, READ_STORE_SCHEMA)
-    lookups = ReadModelViews(engine, single_statement_engine(engine))
+    lookups = ReadModelViews(engine)
     engine.dispose()
     path.unlink()
     path.mkdir()  # where the store was, nothing SQLite can open
 
-    with pytest.raises(DependencyUnavailable) as raised:
-        lookups.user(1)
-    lookups.close()
+    try:
+        with pytest.raises(DependencyUnavailable) as raised:
+            lookups.user(1)
+    finally:
+        lookups.close()
 
     assert raised.value.dependency == "read store"

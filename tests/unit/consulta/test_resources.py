@@ -74,6 +74,22 @@ def test_shows_one_user_without_secrets(client: FlaskClient) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/user-queries/users/1",
+        "/user-queries/users?limit=1",
+        "/user-queries/users/check?correo=dan@example.com",
+    ],
+)
+def test_every_answer_is_json_whatever_the_accept_header_asks(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Accept": "application/xml, text/html;q=0.9"})
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() is not None
+
+
 @pytest.mark.parametrize("user_id", [99, 0, 2**63, 10**40])
 def test_an_unknown_user_is_a_404_problem(client: FlaskClient, user_id: int) -> None:
     body = problem(client.get(f"/user-queries/users/{user_id}"), 404)

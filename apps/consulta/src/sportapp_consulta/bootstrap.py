@@ -18,7 +18,6 @@ from sportapp_core.adapters.http.feed_client import DbServiceFeed
 from sportapp_core.adapters.http.session import ServiceClient
 from sportapp_core.adapters.redis_streams import RedisStreamSource, connect
 from sportapp_core.adapters.sqlalchemy import create_store_engine
-from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
 from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
@@ -46,8 +45,6 @@ class ConsultaComponents:
     clock: Clock
     # A projection that knows of newer events and has not moved for this long is reported stuck.
     stuck_after_s: float
-    # Every engine opened here (on SQLite, the views read through a second pool).
-    engines: tuple[Engine, ...]
 
     def check_read_store(self) -> None:
         """Health check: the read model answers."""
@@ -67,8 +64,7 @@ class ConsultaComponents:
     def close(self) -> None:
         """Close every connection (a worker exits without it; tests and tools call it)."""
         self.views.close()
-        for engine in self.engines:
-            engine.dispose()
+        self.engine.dispose()
 
 
 def event_source(settings: ConsultaSettings) -> EventSource:
@@ -110,14 +106,12 @@ def bootstrap(
             ),
             observer=ProjectionMetrics(registry),
         )
-    views_engine = single_statement_engine(engine)
     return ConsultaComponents(
         engine=engine,
         read_model=read_model,
-        views=ReadModelViews(engine, views_engine),
+        views=ReadModelViews(engine),
         projector=projector,
         metrics_registry=registry,
         clock=clock,
         stuck_after_s=settings.projection_stuck_after_s,
-        engines=(engine,) if views_engine is engine else (engine, views_engine),
     )

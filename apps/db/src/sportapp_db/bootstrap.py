@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.sqlalchemy import SqlAlchemyUnitOfWorkFactory, create_store_engine
-from sportapp_core.adapters.sqlalchemy.engine import single_statement_engine
 from sportapp_core.adapters.sqlalchemy.migrations import WRITE_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.repositories import PreparedEventFeed
 from sportapp_core.ports import Clock
@@ -28,8 +26,6 @@ class DbComponents:
     clock: Clock
     # The outbox read by position, a statement a read (what the event stream reads per batch).
     event_feed: PreparedEventFeed
-    # Every engine opened here (on SQLite, the event feed reads through a second pool).
-    engines: tuple[Engine, ...]
     # Wakes the feed's followers when a registration of this process commits.
     new_events: NewEvents
     event_stream_lasts_s: float
@@ -45,8 +41,7 @@ class DbComponents:
     def close(self) -> None:
         """Close every connection (a worker exits without it; tests and tools call it)."""
         self.event_feed.close()
-        for engine in self.engines:
-            engine.dispose()
+        self.uow_factory.engine.dispose()
 
 
 def bootstrap(settings: DbSettings, clock: Clock | None = None) -> DbComponents:
@@ -60,13 +55,11 @@ def bootstrap(settings: DbSettings, clock: Clock | None = None) -> DbComponents:
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     clock = clock or SystemClock()
     new_events = NewEvents()
-    feed_engine = single_statement_engine(engine)
     return DbComponents(
         uow_factory=uow_factory,
         registrations=WriteStoreRegistrations(uow_factory, clock, on_commit=new_events.notify),
         clock=clock,
-        event_feed=PreparedEventFeed(feed_engine),
-        engines=(engine,) if feed_engine is engine else (engine, feed_engine),
+        event_feed=PreparedEventFeed(engine),
         new_events=new_events,
         event_stream_lasts_s=settings.event_stream_lasts_s,
         event_stream_gather_s=settings.event_stream_gather_s,

@@ -22,7 +22,7 @@ LOCK_KEY_PAIR = select(
 )
 
 
-def create_store_engine(url: str, *, transactions: bool = True, **engine_options: Any) -> Engine:
+def create_store_engine(url: str, **engine_options: Any) -> Engine:
     """An engine for ``url``. Call it after gunicorn forks: engines hold sockets and file handles.
 
     On SQLite: WAL (readers never block the writer), ``busy_timeout`` so that concurrent writers
@@ -30,10 +30,6 @@ def create_store_engine(url: str, *, transactions: bool = True, **engine_options
     and transactions that the unit of work opens itself, ``BEGIN IMMEDIATE`` when it will write:
     a deferred transaction that reads and then writes can fail with "database is locked" without
     waiting at all when another process wrote in between.
-
-    ``transactions=False`` (SQLite only) gives an engine for reads of one statement each: no
-    ``BEGIN`` at all, each statement is its own transaction. The listener that issues ``BEGIN``
-    costs every use of an engine, and a ``BEGIN`` and a rollback cost more than such a read.
 
     On PostgreSQL (``postgresql+psycopg://``): READ COMMITTED unless ``engine_options`` say
     otherwise. The locks of :func:`lock_until_commit` rely on it: each statement after the lock
@@ -44,32 +40,16 @@ def create_store_engine(url: str, *, transactions: bool = True, **engine_options
     engine_options.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() == "postgresql":
         engine_options.setdefault("isolation_level", "READ COMMITTED")
-    elif not transactions:
-        # Nothing on it ever opens a transaction: there is none to roll back when a connection
-        # goes back to the pool.
-        engine_options.setdefault("pool_reset_on_return", None)
     engine = sqlalchemy.create_engine(url, **engine_options)
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        _configure_sqlite(engine, transactions)
+        _configure_sqlite(engine)
     return engine
 
 
-def single_statement_engine(engine: Engine) -> Engine:
-    """An engine for reads of one statement each on ``engine``'s store (see ``transactions``).
-
-    A second pool on the same SQLite file; ``engine`` itself where nothing would be saved (on
-    PostgreSQL), or where a second pool would open another store (SQLite in memory).
-    """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return engine
-    return create_store_engine(engine.url.render_as_string(hide_password=False), transactions=False)
-
-
-def _configure_sqlite(engine: Engine, transactions: bool) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Let SQLAlchemy's "begin" event (below) issue BEGIN, instead of pysqlite's implicit one.
@@ -82,9 +62,6 @@ def _configure_sqlite(engine: Engine, transactions: bool) -> None:
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
-
-    if not transactions:
-        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

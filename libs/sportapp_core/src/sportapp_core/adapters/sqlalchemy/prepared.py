@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import ReturnsRows
@@ -118,9 +119,12 @@ class ThreadConnections:
     reset): about a tenth of consulta's answer to ``GET /user-queries/users/<id>`` in its process
     (SQLite, py-spy). A kept connection pays neither. It is detached from the pool (the pool's
     public way of handing a connection over for good), so the pool's size limits the connections
-    it lends out, not these, which are one per thread that reads. In autocommit each read is a
-    transaction of its own, as it was between a checkout and the reset at return: on PostgreSQL
-    without a BEGIN and a ROLLBACK around it, and without a transaction left idle between reads.
+    it lends out, not these: one more per thread that reads (on PostgreSQL, count them with the
+    pool's against ``max_connections``: db's feed reads on each of its worker's threads). In
+    autocommit each read is a transaction of its own, as it was between a checkout and the reset at
+    return: on PostgreSQL without a BEGIN and a ROLLBACK around it, and without a transaction left
+    idle between reads. A pool that holds one connection per thread, or one for all (SQLite in
+    memory, where the connection is the database), keeps it: the thread holds it checked out.
 
     A connection that lost its server retires every connection kept before it, in every thread
     (each thread replaces its own at its next read) and in the pool: after a database restart they
@@ -135,14 +139,18 @@ class ThreadConnections:
         # Bumped when a connection lost its server: a kept connection from an older one is stale.
         self._generation = 0
         self._kept: list[_KeptConnection] = []
+        self._detach = not isinstance(engine.pool, SingletonThreadPool | StaticPool)
 
     def connection(self) -> Any:
         """This thread's DBAPI connection (a new one the first time, or after a disconnect).
 
-        Raises whatever the pool raises when it cannot connect (the driver's error, or
-        ``DBAPIError``)."""
+        Raises what the pool raises when it cannot connect, or the driver when it refuses
+        autocommit (the driver's error, or ``DBAPIError``)."""
         kept: _KeptConnection | None = getattr(self._local, "kept", None)
-        if kept is not None and kept.generation == self._generation:
+        # Read before the checkout: a connection checked out while another thread retires the
+        # older ones may be one of them, and is then replaced before its first read.
+        generation = self._generation
+        if kept is not None and kept.generation == generation:
             return kept.connection
         if kept is not None:
             self._discard(kept)
@@ -154,14 +162,18 @@ class ThreadConnections:
         except BaseException:
             pooled.close()
             raise
-        pooled.detach()
-        kept = _KeptConnection(dbapi_connection, threading.current_thread(), self._generation)
+        if self._detach:
+            pooled.detach()
+            release = dbapi_connection.close
+        else:
+            release = pooled.close
+        kept = _KeptConnection(dbapi_connection, release, threading.current_thread(), generation)
         with self._lock:
             ended = [other for other in self._kept if not other.thread.is_alive()]
             self._kept = [other for other in self._kept if other.thread.is_alive()]
             self._kept.append(kept)
         for other in ended:
-            _close_quietly(other.connection)
+            other.release_quietly()
         self._local.kept = kept
         return dbapi_connection
 
@@ -177,40 +189,48 @@ class ThreadConnections:
         if not self.engine.dialect.is_disconnect(cast(Any, original), kept.connection, None):
             return False
         with self._lock:
-            self._generation += 1
+            # Only the first failure of a generation retires the others: a thread whose read on
+            # an older connection fails later must not retire those made since.
+            first = kept.generation == self._generation
+            if first:
+                self._generation += 1
         self._discard(kept)
-        # The pool's connections from before now are replaced at their next checkout (private in
-        # SQLAlchemy, as in invalidate_if_disconnected; no connection of the pool's to check in).
-        self.engine.pool._invalidate(cast(Any, None), original, _checkin=False)
+        if first:
+            # The pool's connections from before now are replaced at their next checkout (private
+            # in SQLAlchemy, as in invalidate_if_disconnected; no connection of the pool's to
+            # check in).
+            self.engine.pool._invalidate(cast(Any, None), original, _checkin=False)
         return True
 
     def close(self) -> None:
-        """Close every kept connection (a worker exits without it; tests and tools call it)."""
+        """Close every kept connection, once no thread reads any more (a worker exits without it;
+        tests and tools call it). A read after it takes a new connection."""
         with self._lock:
             kept, self._kept = self._kept, []
             self._generation += 1
         for each in kept:
-            _close_quietly(each.connection)
+            each.release_quietly()
 
     def _discard(self, kept: _KeptConnection) -> None:
         self._local.kept = None
         with self._lock:
             if kept in self._kept:
                 self._kept.remove(kept)
-        _close_quietly(kept.connection)
+        kept.release_quietly()
 
 
 @dataclass(frozen=True, eq=False)
 class _KeptConnection:
     connection: Any
+    # Closes a detached connection, or gives one back to a pool that keeps it.
+    release: Callable[[], None]
     thread: threading.Thread
     generation: int
 
-
-def _close_quietly(dbapi_connection: Any) -> None:
-    # A connection whose server is gone may fail to close; it is dropped either way.
-    with contextlib.suppress(Exception):
-        dbapi_connection.close()
+    def release_quietly(self) -> None:
+        # A connection whose server is gone may fail to close; it is dropped either way.
+        with contextlib.suppress(Exception):
+            self.release()
 
 
 class PreparedRead:

@@ -30,13 +30,13 @@ class ReadModelViews:
     """The read model's queries, and an :class:`~sportapp_core.services.queries.EmailRegistry`
     over it (as far as the projection got: it may lag the write store).
 
-    ``single_statements`` serves the one-row lookups (:class:`PreparedRead`); it may be an engine
-    without transactions (``create_store_engine(url, transactions=False)``), or ``engine`` itself.
+    Its one-row lookups are each a :class:`PreparedRead`, on its thread's own connection;
+    :meth:`close` closes those.
     """
 
-    def __init__(self, engine: Engine, single_statements: Engine | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._lookups = ThreadConnections(single_statements or engine)
+        self._lookups = ThreadConnections(engine)
         self._user_by_id = PreparedRead(self._lookups, _USER_BY_ID, READ_STORE)
         self._user_by_email = PreparedRead(self._lookups, _USER_BY_EMAIL, READ_STORE)
 
