@@ -182,11 +182,8 @@ class ThreadConnections:
         connection, says the connection lost its server; if so, that connection and every one
         kept or pooled before it is retired."""
         kept: _KeptConnection | None = getattr(self._local, "kept", None)
-        original = getattr(error, "orig", None) if isinstance(error, DBAPIError) else error
-        dbapi = self.engine.dialect.loaded_dbapi
-        if kept is None or not isinstance(original, dbapi.Error):
-            return False
-        if not self.engine.dialect.is_disconnect(cast(Any, original), kept.connection, None):
+        original = None if kept is None else disconnect_error(self.engine, kept.connection, error)
+        if kept is None or original is None:
             return False
         with self._lock:
             # Only the first failure of a generation retires the others: a thread whose read on
@@ -292,10 +289,19 @@ def invalidate_if_disconnected(engine: Engine, connection: Any, error: BaseExcep
     it. That is what SQLAlchemy's ``Connection`` does on a disconnect (through the pool's
     ``_invalidate``, which has no public name): after a database restart every older connection is
     stale too, and each would otherwise fail one request of its own before it is replaced."""
-    original = getattr(error, "orig", None) if isinstance(error, DBAPIError) else error
-    if not isinstance(original, engine.dialect.loaded_dbapi.Error):
-        return False
-    if not engine.dialect.is_disconnect(cast(Any, original), connection.dbapi_connection, None):
+    original = disconnect_error(engine, connection.dbapi_connection, error)
+    if original is None:
         return False
     engine.pool._invalidate(connection, original)  # private in SQLAlchemy: see above
     return True
+
+
+def disconnect_error(engine: Engine, dbapi_connection: Any, error: BaseException) -> Exception | None:
+    """The driver's error in ``error`` (itself, or SQLAlchemy's around it) if it says
+    ``dbapi_connection`` lost its server, as ``engine``'s dialect judges it; None otherwise."""
+    original = getattr(error, "orig", None) if isinstance(error, DBAPIError) else error
+    if not isinstance(original, engine.dialect.loaded_dbapi.Error):
+        return None
+    if not engine.dialect.is_disconnect(cast(Any, original), dbapi_connection, None):
+        return None
+    return cast(Exception, original)

@@ -66,5 +66,5 @@ class ReadModelViews:
         return self._user_by_email.first({"email_canonical": email.canonical}) is not None
 
     def close(self) -> None:
-        """Close the connections the lookups keep (their engines' pools are the caller's)."""
+        """Close the connections the lookups keep (the engine's pool is the caller's)."""
         self._lookups.close()
