@@ -1,14 +1,20 @@
 """gunicorn settings for the consulta service: ``gunicorn -c apps/consulta/gunicorn.conf.py``."""
 
-from sportapp_core.adapters.web.gunicorn import PROMPTLY_CLOSING_SYNC, service_settings
+from typing import Any
 
-# One synchronous worker, gunicorn's own model behind a buffering proxy (NGINX): a query is a
-# short, CPU-bound read, and no thread hand-off or GIL contention is paid per request (measured
-# in `python -m bench`: more answers per second than gthread with 1-8 threads, with the same
-# worker settings on both sides of the comparison). The projector runs on a thread of its own
-# in that worker. More throughput: more consulta instances behind the gateway. The worker is
-# gunicorn's sync one, except that it does not wait for NGINX to close after each answer
-# (``sportapp_core.adapters.web.gunicorn_worker``).
+from sportapp_core.adapters.web.gunicorn import PROMPTLY_CLOSING_SYNC, SharedMetrics, service_settings
+
+# Synchronous workers, one per core of the 2-core machines this stack is measured on, behind a
+# buffering proxy (NGINX): a query is a short, CPU-bound read, and no thread hand-off or GIL
+# contention is paid per request (measured in `python -m sportapp_lab.bench`: more answers per
+# second than gthread with 1-8 threads, with the same worker settings on both sides of the
+# comparison). Two workers answered consulta's lookups at 3,920-4,450 a second against 2,500-2,670
+# for one (wrk straight at gunicorn). The worker is gunicorn's sync one, except that it does not
+# wait for NGINX to close after each answer (``sportapp_core.adapters.web.gunicorn_worker``).
+#
+# One worker at a time projects, the one that holds the instance's seat, made here in the master
+# before it forks (``sportapp_consulta.projector_seat``); the metrics of all workers add up
+# (SharedMetrics). ``SPORTAPP_WORKERS`` overrides the count.
 
 # gunicorn takes its settings from this module's names.
 globals().update(
@@ -17,6 +23,23 @@ globals().update(
         "sportapp_consulta:create_app()",
         default_port=8102,
         worker_class=PROMPTLY_CLOSING_SYNC,
+        default_workers=2,
         default_threads=1,
     )
 )
+
+_metrics = SharedMetrics()
+
+
+def on_starting(_server: Any) -> None:
+    """In the master, before any worker: the shared metrics' folder, then the projector's seat."""
+    _metrics.start()
+    # Imported only now: it imports prometheus_client, which reads the folder's name at import.
+    from sportapp_consulta.projector_seat import share_with_workers
+
+    share_with_workers()
+
+
+def on_exit(_server: Any) -> None:
+    """In the master, as it exits."""
+    _metrics.end()

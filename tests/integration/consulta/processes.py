@@ -112,6 +112,12 @@ class Service:
         """Stop gracefully (SIGTERM), then by force if it takes too long."""
         self.kill(signal.SIGTERM)
 
+    def workers(self) -> list[int]:
+        """The pids of the master's worker processes, as the kernel lists its children."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
     def log_tail(self, lines: int = 40) -> str:
         """The end of the service's log, for failure messages."""
         if not self._log_path.exists():
@@ -131,6 +137,7 @@ class Stack:
         self.db_port = free_port()
         self.db: Service | None = None
         self.consulta: Service | None = None
+        self.replicas: list[Service] = []
         self._starts = 0
         self._base_env = {
             key: value
@@ -150,8 +157,17 @@ class Stack:
         return self.db
 
     def start_consulta(self, workers: int = 2) -> Service:
-        """Start consulta with ``workers`` projecting workers (one in the stack; more here, to race
-        them); ready means caught up once."""
+        """Start consulta with ``workers`` workers (one of them projects); ready means caught up once."""
+        self.consulta = self._consulta(workers)
+        return self.consulta
+
+    def start_replica(self, workers: int = 2) -> Service:
+        """Start another consulta instance on the same read model: its projector races the first's."""
+        replica = self._consulta(workers)
+        self.replicas.append(replica)
+        return replica
+
+    def _consulta(self, workers: int) -> Service:
         self._starts += 1
         # One empty folder per instance start: the live gauges of killed workers must not linger.
         metrics_dir = self.root / f"metrics-{self._starts}"
@@ -165,13 +181,13 @@ class Stack:
             "SPORTAPP_LOG_LEVEL": "WARNING",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
-        self.consulta = Service("consulta", "consulta", free_port(), env, self.root).start()
-        self.consulta.wait_ready(self.http)
-        return self.consulta
+        consulta = Service(f"consulta-{self._starts}", "consulta", free_port(), env, self.root).start()
+        consulta.wait_ready(self.http)
+        return consulta
 
     def close(self) -> None:
         """Kill whatever still runs and close the HTTP session."""
-        for service in (self.consulta, self.db):
+        for service in (*self.replicas, self.consulta, self.db):
             if service is not None:
                 service.kill()
         self.http.close()

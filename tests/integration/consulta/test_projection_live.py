@@ -1,12 +1,15 @@
 """consulta against the real db service, both under gunicorn with two workers each.
 
-Two consulta workers means two projectors racing on one read model; every test checks that the
-read model ends up equal to the write store, with nothing twice and nothing missing.
+One worker of a consulta instance projects, the one holding its seat; a second instance on the same
+read model races the first's projector. Every test checks that the read model ends up equal to the
+write store, with nothing twice and nothing missing.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.consulta.processes import Stack, eventually
+from tests.integration.consulta.processes import Service, Stack, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -78,12 +81,29 @@ def test_a_registered_user_is_visible_within_a_second(stack: Stack) -> None:
     assert check["can_register"] is False
 
 
+def seat_holders(service: Service) -> list[int]:
+    """Which of ``service``'s workers hold a lock on the first byte of a file (their seat): the
+    kernel's list of POSIX locks, ``/proc/locks``, shows each one's pid and byte range."""
+    workers = service.workers()
+    holders = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        # "1: POSIX  ADVISORY  WRITE 1234 00:2e:5678 0 0": a write lock from byte 0 to byte 0.
+        seat_lock = fields[1:4] == ["POSIX", "ADVISORY", "WRITE"] and fields[6:8] == ["0", "0"]
+        if seat_lock and int(fields[4]) in workers:
+            holders.append(int(fields[4]))
+    return holders
+
+
 def test_many_registrations_by_racing_projectors_land_exactly_once(stack: Stack) -> None:
+    replica = stack.start_replica()
     register_many(stack, [f"user{number}@example.com" for number in range(200)])
 
     eventually(lambda: total_in_consulta(stack) == 200, timeout_s=15, what="200 users in consulta")
 
     assert_read_model_equals_write_store(stack)
+    replica_total = stack.http.get(replica.url + "/user-queries/users?limit=1", timeout=5).json()["total"]
+    assert replica_total == 200
     health = eventually(
         lambda: (h := stack.consulta_get("/health").json())["checks"]["projection"]["lag_events"] == 0 and h,
         timeout_s=10,
@@ -91,11 +111,52 @@ def test_many_registrations_by_racing_projectors_land_exactly_once(stack: Stack)
     )
     assert health["checks"]["projection"]["feed"] == "up"
     assert health["checks"]["projection"]["lag_ms"] is not None
-    metrics = stack.consulta_get("/metrics").text
-    assert metric(metrics, "sportapp_projection_position") == 200
-    assert metric(metrics, "sportapp_projection_views_added_total") == 200
-    # Every event's lag is observed once, by the projector whose batch committed.
-    assert metric(metrics, "sportapp_projection_lag_seconds_count") == 200
+    # Every event is added, and its lag observed, once: by the instance whose batch committed.
+    added = lag_counts = 0.0
+    for service in (stack.consulta, replica):
+        assert service is not None
+        metrics = stack.http.get(service.url + "/metrics", timeout=5).text
+        assert metric(metrics, "sportapp_projection_position") == 200
+        added += metric(metrics, "sportapp_projection_views_added_total")
+        lag_counts += metric(metrics, "sportapp_projection_lag_seconds_count")
+    assert added == lag_counts == 200
+
+
+def test_one_worker_of_an_instance_projects_and_another_takes_over_when_it_dies(stack: Stack) -> None:
+    assert stack.consulta is not None
+    assert len(stack.consulta.workers()) == 2
+    [holder] = eventually(lambda: seat_holders(stack.consulta), timeout_s=5, what="a seat holder")
+    register_many(stack, [f"first{number}@example.com" for number in range(20)])
+    eventually(lambda: total_in_consulta(stack) == 20, timeout_s=10, what="20 users in consulta")
+    # gunicorn's master forks a worker in its place; the other worker already waits for the seat.
+    os.kill(holder, signal.SIGKILL)
+
+    [successor] = eventually(
+        lambda: [pid for pid in seat_holders(stack.consulta) if pid != holder],
+        timeout_s=5,
+        what="another worker to take the seat",
+    )
+    assert successor in stack.consulta.workers()
+    register_many(stack, [f"second{number}@example.com" for number in range(20)])
+    eventually(lambda: total_in_consulta(stack) == 40, timeout_s=10, what="40 users in consulta")
+    assert_read_model_equals_write_store(stack)
+    assert seat_holders(stack.consulta) == [successor]
+
+
+def test_every_worker_reports_the_projection_the_seat_holder_published(stack: Stack) -> None:
+    register_many(stack, [f"user{number}@example.com" for number in range(10)])
+    eventually(lambda: total_in_consulta(stack) == 10, timeout_s=10, what="10 users in consulta")
+    assert stack.consulta is not None
+    # A new connection per request: the kernel hands each to whichever worker accepts first, so
+    # over 40 of them both answer (one only on a worker that never projected would differ).
+    reports = []
+    for _ in range(40):
+        response = stack.http.get(stack.consulta.url + "/health", headers={"Connection": "close"}, timeout=5)
+        assert response.status_code == 200, response.text
+        projection = response.json()["checks"]["projection"]
+        reports.append((projection["projector"], projection["position"], projection["head"],
+                        projection["feed"], projection["caught_up"]))  # fmt: skip
+    assert set(reports) == {("on", 10, 10, "up", True)}
 
 
 def test_killed_consulta_resumes_from_its_stored_position(stack: Stack) -> None:
@@ -117,12 +178,6 @@ def test_killed_consulta_resumes_from_its_stored_position(stack: Stack) -> None:
 
 
 def test_consulta_serves_stale_reads_while_db_is_down_and_catches_up_after(stack: Stack) -> None:
-    # One worker: this test is about stale reads once caught up, and a worker that never heard
-    # from the feed before db went stays not ready, rightly. With two, requests in a row may all
-    # reach the same worker, so "both ready" cannot be told from outside (it failed that way).
-    assert stack.consulta is not None
-    stack.consulta.kill()
-    stack.start_consulta(workers=1)  # returns once it is ready: caught up with the feed
     register_many(stack, [f"before{number}@example.com" for number in range(10)])
     eventually(lambda: total_in_consulta(stack) == 10, timeout_s=10, what="10 users in consulta")
 

@@ -24,9 +24,10 @@ PROJECTOR_EXTENSION = "sportapp_projector"
 def create_app(config: Mapping[str, Any] | None = None, services: ConsultaComponents | None = None) -> Flask:
     """Build a consulta instance. ``config`` overrides ``SPORTAPP_*`` settings (tests use it).
 
-    With ``projector`` on, the projection starts on a daemon thread of this process (under gunicorn,
-    of its one worker: one projector, one stream of db's feed per consulta instance);
-    ``app.extensions["sportapp_projector"].stop()`` stops it.
+    With ``projector`` on, a daemon thread of this process waits for the instance's projector seat
+    and projects once it holds it (under gunicorn, one worker of the instance holds it: one
+    projector, one stream of db's feed per consulta instance); ``app.extensions["sportapp_projector"]
+    .stop()`` stops it.
     """
     settings = settings_from_env(ConsultaSettings, os.environ, config)
     configure_logging(settings.instance, settings.log_level)
@@ -48,8 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None, services: ConsultaCompon
     api.add_resource(EmailCheck, "/user-queries/users/check", **kwargs)
     api.add_resource(User, "/user-queries/users/<int:user_id>", **kwargs)
 
-    if services.projector is not None:
-        projector = ProjectorThread(services.projector)
+    if services.projector is not None and services.seat is not None:
+        projector = ProjectorThread(services.projector, services.seat)
         app.extensions[PROJECTOR_EXTENSION] = projector
         projector.start()
     return app

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from sportapp_consulta.metrics import ProjectionMetrics
+from sportapp_consulta.projector_seat import ProjectorSeat, shared_seat
 from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.http.feed_client import DbServiceFeed
@@ -21,9 +22,10 @@ from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
 from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
-from sportapp_core.ports import Clock, EventSource
+from sportapp_core.ports import Clock, EventSource, ProjectionStatus
 from sportapp_core.services.projection import (
     USERS_PROJECTION,
+    ObserverGroup,
     ProjectionSettings,
     Projector,
     projection_report,
@@ -32,15 +34,19 @@ from sportapp_core.services.projection import (
 
 @dataclass(frozen=True)
 class ConsultaComponents:
-    """What the resources and the probes need; ``projector`` is None when this process runs none.
+    """What the resources and the probes need; ``projector`` and ``seat`` are None when this
+    instance runs no projector (another one feeds the read model).
 
-    ``metrics_registry`` holds the projection's metrics; the app adds its HTTP metrics to it.
+    Every worker of an instance has a projector, and the one that holds the instance's ``seat``
+    runs it (:mod:`sportapp_consulta.projector_seat`). ``metrics_registry`` holds the projection's
+    metrics; the app adds its HTTP metrics to it.
     """
 
     engine: Engine
     read_model: SqlAlchemyReadModel
     views: ReadModelViews
     projector: Projector | None
+    seat: ProjectorSeat | None
     metrics_registry: CollectorRegistry
     clock: Clock
     # A projection that knows of newer events and has not moved for this long is reported stuck.
@@ -52,8 +58,12 @@ class ConsultaComponents:
             connection.execute(text("SELECT 1"))
 
     def check_projection(self) -> Mapping[str, object]:
-        """Health check: how far the projection got; fails until it has caught up once."""
-        status = self.projector.status if self.projector is not None else None
+        """Health check: how far the instance's projection got (whichever worker projects);
+        fails until it has caught up once."""
+        status = None
+        if self.seat is not None:
+            # Nothing published yet: the instance's projector has not finished a round.
+            status = self.seat.latest() or ProjectionStatus()
         return projection_report(
             self.read_model.position(USERS_PROJECTION),
             status,
@@ -62,9 +72,12 @@ class ConsultaComponents:
         )
 
     def close(self) -> None:
-        """Close every connection (a worker exits without it; tests and tools call it)."""
+        """Close every connection, and the seat unless gunicorn's master shared it (a worker exits
+        without it; tests and tools call it)."""
         self.views.close()
         self.engine.dispose()
+        if self.seat is not None and self.seat is not shared_seat():
+            self.seat.close()
 
 
 def event_source(settings: ConsultaSettings) -> EventSource:
@@ -95,8 +108,9 @@ def bootstrap(
         upgrade_schema(engine, READ_STORE_SCHEMA)
     read_model = SqlAlchemyReadModel(engine)
     clock = clock or SystemClock()
-    projector = None
+    projector = seat = None
     if settings.projector:
+        seat = shared_seat() or ProjectorSeat.create()
         projector = Projector(
             read_model,
             source or event_source(settings),
@@ -104,13 +118,15 @@ def bootstrap(
             settings=ProjectionSettings(
                 batch_size=settings.projection_batch_size, wait_s=settings.projection_wait_s
             ),
-            observer=ProjectionMetrics(registry),
+            # The metrics count what this worker's projector did; the seat shares its status.
+            observer=ObserverGroup(ProjectionMetrics(registry), seat),
         )
     return ConsultaComponents(
         engine=engine,
         read_model=read_model,
         views=ReadModelViews(engine),
         projector=projector,
+        seat=seat,
         metrics_registry=registry,
         clock=clock,
         stuck_after_s=settings.projection_stuck_after_s,

@@ -12,9 +12,10 @@ from sportapp_core.ports import ProjectionStatus
 class ProjectionMetrics:
     """A :class:`~sportapp_core.services.projection.ProjectionObserver` writing Prometheus metrics.
 
-    Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` every worker projects; the gauges keep the
-    largest value among live workers ("livemax"): the furthest position and head anyone has seen,
-    and the worst lag. Counters and the histogram add up over workers.
+    consulta's workers share their metrics through files (``PROMETHEUS_MULTIPROC_DIR``), and only
+    the worker holding the projector seat projects: the gauges keep the largest value among live
+    workers ("livemax"), the holder's (a worker waiting for the seat reports 0). Counters and the
+    histogram add up over workers, so a holder's count survives it.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:

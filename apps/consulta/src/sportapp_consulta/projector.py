@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import threading
 
+from sportapp_consulta.projector_seat import ProjectorSeat
 from sportapp_core.ports import ProjectionStatus
 from sportapp_core.services.projection import Projector
 
 
 class ProjectorThread:
-    """Runs :meth:`Projector.run` on a daemon thread until :meth:`stop`.
+    """Waits for the instance's projector seat, then runs :meth:`Projector.run` until :meth:`stop`.
 
     Daemon: a worker that exits must not wait for a read of the feed in flight. Killing it mid-batch is
     safe, the batch's transaction rolls back and the next round starts from the stored position.
     """
 
-    def __init__(self, projector: Projector) -> None:
+    def __init__(self, projector: Projector, seat: ProjectorSeat) -> None:
         self.projector = projector
+        self._seat = seat
         self._stopped = threading.Event()
+        self._seated = threading.Event()
         self._thread = threading.Thread(
-            target=projector.run, args=(self._stopped,), name=f"projector-{projector.name}", daemon=True
+            target=self._run, name=f"projector-{projector.name}", daemon=True
         )
 
     @property
     def status(self) -> ProjectionStatus:
-        """The projector's latest status."""
+        """This worker's projector's latest status (the instance's is the seat's: ``seat.latest()``)."""
         return self.projector.status
 
+    def is_seated(self) -> bool:
+        """Whether this worker holds the seat: it is the instance's projector."""
+        return self._seated.is_set()
+
     def start(self) -> None:
-        """Start projecting."""
+        """Wait for the seat, then project, on the thread."""
         self._thread.start()
 
     def stop(self, timeout_s: float | None = None) -> bool:
@@ -41,3 +48,13 @@ class ProjectorThread:
     def is_alive(self) -> bool:
         """Whether the thread still runs."""
         return self._thread.is_alive()
+
+    def _run(self) -> None:
+        if not self._seat.take(self._stopped):
+            return
+        self._seated.set()
+        try:
+            self.projector.run(self._stopped)
+        finally:
+            self._seated.clear()
+            self._seat.leave()

@@ -16,8 +16,9 @@ class ConsultaSettings:
     instance: str = "consulta"
     read_store_url: str = "sqlite:///var/consulta.db"
     db_service_url: str = "http://127.0.0.1:8101"
-    # Whether this process projects. consulta runs one worker process; where several processes
-    # project (more workers, replicas), the compare-and-set on the stored position keeps it safe.
+    # Whether this instance projects, in whichever of its workers holds its projector seat
+    # (sportapp_consulta.projector_seat). Where several instances project (replicas), the
+    # compare-and-set on the stored position keeps it safe.
     projector: bool = True
     projection_batch_size: int = 100
     # How long a quiet feed stays silent: db's event stream sends an empty batch this often (it

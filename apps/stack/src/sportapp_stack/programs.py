@@ -64,6 +64,8 @@ def programs(config: StackConfig) -> list[Program]:
                 "SPORTAPP_DB_SERVICE_URL": config.db_service_url,
                 "SPORTAPP_PROJECTOR": "true",
                 "SPORTAPP_EVENT_TRANSPORT": config.event_transport,
+                # Its workers' metrics files (emptied as it starts), beside the stack's other state.
+                "PROMETHEUS_MULTIPROC_DIR": str(config.var_dir / "metrics-consulta"),
                 **(_stream_env(config) if config.event_transport == "redis" else {}),
             },
         ),

@@ -43,6 +43,25 @@ class _NoObserver:
         pass
 
 
+class ObserverGroup:
+    """Several :class:`ProjectionObserver` as one: each hears everything, in the order given."""
+
+    def __init__(self, *observers: ProjectionObserver) -> None:
+        self._observers = observers
+
+    def status_changed(self, status: ProjectionStatus) -> None:
+        for observer in self._observers:
+            observer.status_changed(status)
+
+    def batch_applied(self, applied: int, lags_s: Sequence[float]) -> None:
+        for observer in self._observers:
+            observer.batch_applied(applied, lags_s)
+
+    def race_lost(self) -> None:
+        for observer in self._observers:
+            observer.race_lost()
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Retry delays after a failed round: ``initial_s``, doubling, capped at ``max_s``."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sportapp_core.adapters.settings import SettingsError
@@ -30,11 +33,11 @@ def service_settings(
     """Every gunicorn setting of a SportApp service, by gunicorn's names.
 
     ``SPORTAPP_BIND``, ``SPORTAPP_WORKERS`` and ``SPORTAPP_THREADS`` override the defaults (and
-    ``SPORTAPP_KEEPALIVE_LINGER_MS`` tunes the threaded worker's linger, 0 for plain gthread). One
-    worker process per service: its metrics live in its memory (no multiprocess files), and what
-    a process must count or wake (admission, the feed's waiting readers) it sees whole. Scaling out
-    is running more instances. The app is loaded in each worker after the fork (no
-    ``preload_app``), so engines and sockets are made there.
+    ``SPORTAPP_KEEPALIVE_LINGER_MS`` tunes the threaded worker's linger, 0 for plain gthread).
+    registro and db run one worker process: what it must count or wake (admission, the feed's
+    waiting readers) it sees whole, and its metrics live in its memory. consulta runs one per
+    core, whose metrics are added up from files (:class:`SharedMetrics`). The app is loaded in each
+    worker after the fork (no ``preload_app``), so engines and sockets are made there.
     """
     if worker_class == LINGERING_GTHREAD:
         keepalive_linger_s(os.environ)  # a bad value stops gunicorn here, before any worker starts
@@ -75,7 +78,42 @@ def keepalive_linger_s(environ: Mapping[str, str]) -> float:
 
 def mark_worker_dead(_server: Any, worker: Any) -> None:
     """gunicorn ``child_exit`` hook: drop a dead worker's live gauges from the shared metrics."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get(MULTIPROCESS_VARIABLE):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class SharedMetrics:
+    """prometheus_client's multiprocess mode for a service with several worker processes, set up by
+    gunicorn's master: each worker writes its samples to memory-mapped files of its own in one
+    folder, and ``/metrics``, from whichever worker answers, adds them all up.
+
+    The folder is ``PROMETHEUS_MULTIPROC_DIR`` when set (its old files are removed at start, as
+    prometheus_client requires: a killed instance's live gauges would linger), else a temporary
+    folder made at start and removed at exit. Call :meth:`start` from gunicorn's ``on_starting``,
+    before anything in the master imports prometheus_client (which picks its storage at import).
+    """
+
+    def __init__(self) -> None:
+        self._made: Path | None = None
+
+    def start(self) -> None:
+        """Make or empty the folder, and name it in the environment the workers inherit."""
+        given = os.environ.get(MULTIPROCESS_VARIABLE)
+        if given:
+            Path(given).mkdir(parents=True, exist_ok=True)
+            for leftover in Path(given).glob("*.db"):
+                leftover.unlink()
+            return
+        self._made = Path(tempfile.mkdtemp(prefix="sportapp-metrics-"))
+        os.environ[MULTIPROCESS_VARIABLE] = str(self._made)
+
+    def end(self) -> None:
+        """Remove the folder if :meth:`start` made it."""
+        if self._made is not None:
+            shutil.rmtree(self._made, ignore_errors=True)
+            self._made = None
