@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from sportapp_core.adapters.web.gunicorn import PROMPTLY_CLOSING_SYNC, SharedMetrics, service_settings
+from sportapp_core.adapters.web.gunicorn import PROMPTLY_CLOSING_SYNC, service_settings, shared_metrics
+from sportapp_core.adapters.worker_seat import share_with_workers
 
 # Synchronous workers, one per core of the 2-core machines this stack is measured on, behind a
 # buffering proxy (NGINX): a query is a short, CPU-bound read, and no thread hand-off or GIL
@@ -13,7 +14,7 @@ from sportapp_core.adapters.web.gunicorn import PROMPTLY_CLOSING_SYNC, SharedMet
 # wait for NGINX to close after each answer (``sportapp_core.adapters.web.gunicorn_worker``).
 #
 # One worker at a time projects, the one that holds the instance's seat, made here in the master
-# before it forks (``sportapp_consulta.projector_seat``); the metrics of all workers add up
+# before it forks (``sportapp_consulta.projector_seat``); the workers' metrics add up
 # (SharedMetrics). ``SPORTAPP_WORKERS`` overrides the count.
 
 # gunicorn takes its settings from this module's names.
@@ -28,18 +29,13 @@ globals().update(
     )
 )
 
-_metrics = SharedMetrics()
-
 
 def on_starting(_server: Any) -> None:
-    """In the master, before any worker: the shared metrics' folder, then the projector's seat."""
-    _metrics.start()
-    # Imported only now: it imports prometheus_client, which reads the folder's name at import.
-    from sportapp_consulta.projector_seat import share_with_workers
-
+    """In the master, before any worker: the shared metrics' folder and the projector's seat."""
+    shared_metrics.start()
     share_with_workers()
 
 
 def on_exit(_server: Any) -> None:
     """In the master, as it exits."""
-    _metrics.end()
+    shared_metrics.end()

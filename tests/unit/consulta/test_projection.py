@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
-from sportapp_core.ports import FeedBatch
+from sportapp_core.ports import FeedBatch, ProjectionStatus
 from sportapp_core.services.projection import (
     Backoff,
+    ObserverGroup,
     ProjectionNotReady,
     ProjectionSettings,
     ProjectionStuck,
@@ -356,3 +358,50 @@ def test_a_caught_up_projection_whose_feed_is_down_is_not_stuck(feed: FakeFeed, 
     # Stale reads stay served: it holds every event it knew of.
     report = projection_report(model.position("users"), runner.status, now=feed.clock.now(), stuck_after_s=30)
     assert report["feed"] == "down"
+
+
+def test_a_projector_taking_over_carries_on_ready_while_the_feed_is_down(
+    feed: FakeFeed, model: FakeReadModel
+) -> None:
+    feed.register("ana@example.com")
+    first = projector(model, feed)
+    first.run_once()
+    feed.down = True  # the first one dies now; db goes down with it
+    successor = projector(model, feed)
+
+    successor.carry_on_from(first.status)
+    with pytest.raises(Exception, match="db"):
+        successor.run_once()
+
+    report = projection_report(model.position("users"), successor.status)
+    assert report["caught_up"] is True
+    assert report["feed"] == "down"
+    feed.down = False
+    feed.register("bea@example.com")
+    assert successor.run_once() == 1  # from the stored position, not from the status it carried
+
+
+def test_a_group_of_observers_hears_everything_in_order() -> None:
+    heard: list[tuple[str, object]] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def status_changed(self, status: ProjectionStatus) -> None:
+            heard.append((self.name, status.position))
+
+        def batch_applied(self, applied: int, lags_s: Sequence[float]) -> None:
+            heard.append((self.name, applied))
+
+        def race_lost(self) -> None:
+            heard.append((self.name, "race"))
+
+    group = ObserverGroup(Recorder("metrics"), Recorder("seat"))
+    group.status_changed(ProjectionStatus(position=7))
+    group.batch_applied(3, [0.1])
+    group.race_lost()
+
+    assert heard == [
+        ("metrics", 7), ("seat", 7), ("metrics", 3), ("seat", 3), ("metrics", "race"), ("seat", "race")
+    ]

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sportapp_consulta import PROJECTOR_EXTENSION, create_app
 from sportapp_consulta.bootstrap import ConsultaComponents, bootstrap
 from sportapp_consulta.settings import ConsultaSettings
+from sportapp_core.ports import ProjectionStatus
 from sportapp_core.services.projection import ProjectionSettings, Projector
 from tests.unit.consulta.fakes import FakeClock, FakeFeed
 
@@ -163,13 +164,20 @@ def wait_for(condition: Any, timeout_s: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def published_feed_up(services: ConsultaComponents) -> bool | None:
+    """What the instance's projector last published of the feed, which every worker's /health reads."""
+    assert services.seat is not None
+    status = services.seat.latest()
+    return None if status is None else status.feed_up
+
+
 def test_projector_thread_serves_readiness_and_stops_cleanly(tmp_path: Path, feed: FakeFeed) -> None:
     feed.down = True
     app, services = build(tmp_path, feed, projector=True, projection_wait_s=0.01)
     client = app.test_client()
     projector = app.extensions[PROJECTOR_EXTENSION]
     try:
-        wait_for(lambda: projector.status.feed_up is False)
+        wait_for(lambda: published_feed_up(services) is False)
         problem(client.get("/health"), 503)
 
         feed.down = False
@@ -177,7 +185,7 @@ def test_projector_thread_serves_readiness_and_stops_cleanly(tmp_path: Path, fee
         assert client.get("/user-queries/users").get_json()["total"] == 3
 
         feed.down = True
-        wait_for(lambda: projector.status.feed_up is False)
+        wait_for(lambda: published_feed_up(services) is False)
         response = client.get("/health")
         assert response.status_code == 200
         assert response.get_json()["checks"]["projection"]["feed"] == "down"
@@ -193,7 +201,10 @@ def test_metrics_expose_the_projection(tmp_path: Path, feed: FakeFeed) -> None:
     app, services = build(tmp_path, feed, projector=True, projection_wait_s=0.01)
     projector = app.extensions[PROJECTOR_EXTENSION]
     try:
-        wait_for(lambda: projector.status.caught_up)
+        # The seat hears of a status after the metrics do (ObserverGroup's order).
+        assert services.seat is not None
+        seat = services.seat
+        wait_for(lambda: (seat.latest() or ProjectionStatus()).caught_up)
         text = app.test_client().get("/metrics").get_data(as_text=True)
     finally:
         projector.stop(timeout_s=5)

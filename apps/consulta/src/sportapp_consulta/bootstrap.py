@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from sportapp_consulta.metrics import ProjectionMetrics
-from sportapp_consulta.projector_seat import ProjectorSeat, shared_seat
+from sportapp_consulta.projector_seat import ProjectorSeat
 from sportapp_consulta.settings import ConsultaSettings
 from sportapp_core.adapters.clock import SystemClock
 from sportapp_core.adapters.http.feed_client import DbServiceFeed
@@ -22,6 +22,7 @@ from sportapp_core.adapters.sqlalchemy import create_store_engine
 from sportapp_core.adapters.sqlalchemy.migrations import READ_STORE_SCHEMA, upgrade_schema
 from sportapp_core.adapters.sqlalchemy.read_model import SqlAlchemyReadModel, read_store_errors
 from sportapp_core.adapters.sqlalchemy.views import ReadModelViews
+from sportapp_core.adapters.worker_seat import WorkerSeat, shared_seat
 from sportapp_core.ports import Clock, EventSource, ProjectionStatus
 from sportapp_core.services.projection import (
     USERS_PROJECTION,
@@ -76,15 +77,17 @@ class ConsultaComponents:
         without it; tests and tools call it)."""
         self.views.close()
         self.engine.dispose()
-        if self.seat is not None and self.seat is not shared_seat():
+        if self.seat is not None:
             self.seat.close()
 
 
 def event_source(settings: ConsultaSettings) -> EventSource:
     """The projector's source of events, by ``settings.event_transport``."""
     if settings.event_transport == "redis":
-        # One consumer per process: gunicorn workers and replicas share the group, and the read
-        # model's position decides what is applied (see sportapp_core.adapters.redis_streams).
+        # One consumer per projecting process (the seat holder of each instance): replicas share
+        # the group, and the read model's position decides what is applied (see
+        # sportapp_core.adapters.redis_streams). A holder's successor is a new consumer, which
+        # takes over its entries once they are claim_min_idle_ms idle.
         client = connect(settings.redis_url, read_timeout_s=settings.projection_wait_s + 5)
         return RedisStreamSource(
             client,
@@ -110,7 +113,8 @@ def bootstrap(
     clock = clock or SystemClock()
     projector = seat = None
     if settings.projector:
-        seat = shared_seat() or ProjectorSeat.create()
+        inherited = shared_seat()
+        seat = ProjectorSeat(inherited or WorkerSeat.create(), owned=inherited is None)
         projector = Projector(
             read_model,
             source or event_source(settings),

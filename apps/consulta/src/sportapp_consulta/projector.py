@@ -10,7 +10,8 @@ from sportapp_core.services.projection import Projector
 
 
 class ProjectorThread:
-    """Waits for the instance's projector seat, then runs :meth:`Projector.run` until :meth:`stop`.
+    """Waits for the instance's projector seat, then runs :meth:`Projector.run` until :meth:`stop`
+    (:mod:`sportapp_consulta.projector_seat`).
 
     Daemon: a worker that exits must not wait for a read of the feed in flight. Killing it mid-batch is
     safe, the batch's transaction rolls back and the next round starts from the stored position.
@@ -20,7 +21,6 @@ class ProjectorThread:
         self.projector = projector
         self._seat = seat
         self._stopped = threading.Event()
-        self._seated = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"projector-{projector.name}", daemon=True
         )
@@ -29,10 +29,6 @@ class ProjectorThread:
     def status(self) -> ProjectionStatus:
         """This worker's projector's latest status (the instance's is the seat's: ``seat.latest()``)."""
         return self.projector.status
-
-    def is_seated(self) -> bool:
-        """Whether this worker holds the seat: it is the instance's projector."""
-        return self._seated.is_set()
 
     def start(self) -> None:
         """Wait for the seat, then project, on the thread."""
@@ -52,9 +48,12 @@ class ProjectorThread:
     def _run(self) -> None:
         if not self._seat.take(self._stopped):
             return
-        self._seated.set()
+        # A worker that takes over from a dead holder carries on from what it published last:
+        # the instance caught up once, and stays ready on its views while the feed is down.
+        published = self._seat.latest()
+        if published is not None:
+            self.projector.carry_on_from(published)
         try:
             self.projector.run(self._stopped)
         finally:
-            self._seated.clear()
             self._seat.leave()

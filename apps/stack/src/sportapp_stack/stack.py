@@ -43,8 +43,8 @@ _GIVEN_UP = frozenset({"FATAL", "EXITED", "STOPPED", "UNKNOWN"})
 # How long supervisord may take to open its socket once it has daemonized.
 _SUPERVISORD_ANSWER_S = 10.0
 _POLL_S = 0.2
-# Answers in a row before a part counts as healthy: each gunicorn worker answers for itself (a
-# consulta worker is ready once its own projector has caught up), and one 200 is one worker's.
+# Answers in a row before a part counts as healthy: one 200 is one worker's, and a worker's first
+# answer may come before another worker of the same part has booted.
 _HEALTHY_STREAK = 3
 SUPERVISORD_LOG_PART = "supervisord"
 

@@ -11,6 +11,7 @@ can-register check through the real gateway.
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -89,10 +90,12 @@ def hello_behind_nginx(stack: Stack, wsgi_app: str) -> Iterator[str]:
     ]  # fmt: skip
     nginx = [stack.config.nginx_bin, "-p", str(folder), "-c", str(folder / "nginx.conf"),
              "-e", str(folder / "error.log")]  # fmt: skip
+    # consulta's configuration shares its workers' metrics through files: kept in this folder.
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics")}
     started: list[subprocess.Popen[bytes]] = []
     try:
         for command in (gunicorn, nginx):
-            started.append(subprocess.Popen(command, cwd=find_root(), start_new_session=True))
+            started.append(subprocess.Popen(command, cwd=find_root(), env=env, start_new_session=True))
         url = f"http://127.0.0.1:{port}"
         wait_answering(url + "/hello")
         yield url

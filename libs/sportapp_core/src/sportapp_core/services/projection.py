@@ -1,8 +1,8 @@
 """The read side's projection: pull the write side's event feed into consulta's own read model.
 
 Each round reads the stored position, pulls the events after it, and applies them in one read-model
-transaction that also moves the position, with a compare-and-set: several projectors (gunicorn
-workers, replicas) may run at once, and whichever loses the race rolls back and starts over from
+transaction that also moves the position, with a compare-and-set: several projectors (replicas, or
+a worker and the one that took over from it) may run at once, and whichever loses the race rolls back and starts over from
 the position the winner stored. So every event takes effect exactly once, none is skipped, and a
 projector that restarts resumes where the read model says it stopped.
 """
@@ -126,6 +126,13 @@ class Projector:
         """The latest status (safe to read from any thread)."""
         return self._status
 
+    def carry_on_from(self, status: ProjectionStatus) -> None:
+        """Start from ``status``, another projector's of the same instance, which stopped: whether
+        the read model caught up once, when it last moved, what the feed said. Before :meth:`run`.
+        """
+        self._status = status
+        self._stored = None
+
     def run_once(self) -> int:
         """One round: pull after the stored position, apply, store the new position; views added.
 
@@ -248,7 +255,7 @@ def projection_report(
     and :class:`ProjectionStuck` when, at ``now``, it has known of events beyond its position and
     not moved for more than ``stuck_after_s``.
 
-    ``status`` is None when this process runs no projector (another one feeds the read model).
+    ``status`` is None when this instance runs no projector (another one feeds the read model).
     """
     report: dict[str, object] = {
         "position": stored.position,

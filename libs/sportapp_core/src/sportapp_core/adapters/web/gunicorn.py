@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -85,6 +86,8 @@ def mark_worker_dead(_server: Any, worker: Any) -> None:
 
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client's files in that folder: the metric's type (a gauge's with its mode), its pid.
+_SAMPLES_FILE = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
 
 
 class SharedMetrics:
@@ -92,10 +95,12 @@ class SharedMetrics:
     gunicorn's master: each worker writes its samples to memory-mapped files of its own in one
     folder, and ``/metrics``, from whichever worker answers, adds them all up.
 
-    The folder is ``PROMETHEUS_MULTIPROC_DIR`` when set (its old files are removed at start, as
-    prometheus_client requires: a killed instance's live gauges would linger), else a temporary
-    folder made at start and removed at exit. Call :meth:`start` from gunicorn's ``on_starting``,
-    before anything in the master imports prometheus_client (which picks its storage at import).
+    The folder is ``PROMETHEUS_MULTIPROC_DIR`` when set (prometheus_client's old files in it are
+    removed at start, as it requires: a killed instance's live gauges would linger), else a
+    temporary folder made at start and removed at exit. Call :meth:`start` from gunicorn's
+    ``on_starting``, before anything in the master imports prometheus_client (which picks its
+    storage at import), and :meth:`end` from ``on_exit``; use :data:`shared_metrics`, which a
+    reload (it runs the configuration file again) keeps.
     """
 
     def __init__(self) -> None:
@@ -106,14 +111,19 @@ class SharedMetrics:
         given = os.environ.get(MULTIPROCESS_VARIABLE)
         if given:
             Path(given).mkdir(parents=True, exist_ok=True)
-            for leftover in Path(given).glob("*.db"):
-                leftover.unlink()
+            for leftover in Path(given).iterdir():
+                if _SAMPLES_FILE.match(leftover.name):
+                    leftover.unlink()
             return
         self._made = Path(tempfile.mkdtemp(prefix="sportapp-metrics-"))
         os.environ[MULTIPROCESS_VARIABLE] = str(self._made)
 
     def end(self) -> None:
-        """Remove the folder if :meth:`start` made it."""
+        """Remove the folder, and its name from the environment, if :meth:`start` made it."""
         if self._made is not None:
             shutil.rmtree(self._made, ignore_errors=True)
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
             self._made = None
+
+
+shared_metrics = SharedMetrics()

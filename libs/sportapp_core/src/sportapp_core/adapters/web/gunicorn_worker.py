@@ -97,7 +97,7 @@ class PromptlyClosingSyncWorker(SyncWorker):  # type: ignore[misc]  # gunicorn h
     sends its FIN, then reads until the peer closes too (for up to 2 s), so that request bytes
     left unread cannot make the kernel answer them with a reset that cuts the response short.
     Behind NGINX that is a wait for the gateway to read the answer and close, on every request,
-    during which the one worker accepts nothing (``python -m sportapp_lab.bench --only queries``,
+    during which the worker accepts nothing (``python -m sportapp_lab.bench --only queries``,
     two runs each, alternated: ``GET`` by id 2,656-2,657 requests/s against 2,474-2,533 with
     gunicorn's sync worker, the Flask hello baseline 3,921-3,947 against 3,558-3,841).
     A request without a body, after which nothing more has come, leaves nothing to be reset: the

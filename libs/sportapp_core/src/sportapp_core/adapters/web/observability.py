@@ -36,10 +36,11 @@ access_logger = logging.getLogger("sportapp.access")
 class HttpMetrics:
     """Request counts and latencies, per app, in a registry of the app's own.
 
-    Each service runs one process (its gunicorn workers setting is 1), so the metrics live in that
-    process's memory: a sample is an increment under an uncontended in-memory lock, never a file
-    write. Only where ``PROMETHEUS_MULTIPROC_DIR`` is set (several worker processes) does
-    ``/metrics`` add up every worker's files.
+    registro and db run one worker process, whose metrics live in its memory: a sample is an
+    increment under an uncontended lock. Where ``PROMETHEUS_MULTIPROC_DIR`` is set (consulta's
+    workers, :class:`~sportapp_core.adapters.web.gunicorn.SharedMetrics`), a sample is also
+    stored in the worker's memory-mapped file (no system call: 2.3 us a request against 1.2 us,
+    measured in a loop), and ``/metrics`` adds up every worker's files.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
