@@ -43,8 +43,10 @@ class Argon2Hasher:
 
     argon2-cffi releases the GIL while it hashes, so the bound (default: one per core) is what
     keeps a burst of registrations from starving the threads that answer pings and reads. The
-    slots also time each hash, which is what registro's admission predicts waits from. The first
-    hash (made here, at start) allocates the memory the others reuse and seeds that timing.
+    hashes run on the slots' own threads, one per slot, which keep argon2's memory from one hash
+    to the next (:class:`~sportapp_core.adapters.work_slots.WorkSlots`). The slots also time each
+    hash, which is what registro's admission predicts waits from; the first hash (made here, at
+    start) seeds that timing.
     """
 
     def __init__(
@@ -58,21 +60,22 @@ class Argon2Hasher:
             type=argon2.Type.ID,
         )
         self.slots = slots or WorkSlots(os.cpu_count() or 1, job_s=1.0)
-        with self.slots.held():
-            self._hasher.hash("a first hash, to measure one")
+        self.slots.run(lambda: self._hasher.hash("a first hash, to measure one"))
 
     def hash(self, password: Password) -> str:
         """Hash ``password`` with a fresh salt."""
-        with self.slots.held():
-            return self._hasher.hash(password.reveal())
+        return self.slots.run(lambda: self._hasher.hash(password.reveal()))
 
     def verify(self, password_hash: str, password: Password) -> bool:
         """Whether ``password`` matches ``password_hash``."""
-        with self.slots.held():
+
+        def matches() -> bool:
             try:
                 return self._hasher.verify(password_hash, password.reveal())
             except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
                 return False
+
+        return self.slots.run(matches)
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether ``password_hash`` was made with other parameters than the current ones."""

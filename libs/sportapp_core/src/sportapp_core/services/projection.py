@@ -1,9 +1,9 @@
 """The read side's projection: pull the write side's event feed into consulta's own read model.
 
 Each round reads the stored position, pulls the events after it, and applies them in one read-model
-transaction that also moves the position, with a compare-and-set: several projectors (replicas, or
-a worker and the one that took over from it) may run at once, and whichever loses the race rolls back and starts over from
-the position the winner stored. So every event takes effect exactly once, none is skipped, and a
+transaction that also moves the position, with a compare-and-set: several projectors (one in
+each replica of consulta) may run at once, and whichever loses the race rolls back and starts over
+from the position the winner stored. So every event takes effect exactly once, none is skipped, and a
 projector that restarts resumes where the read model says it stopped.
 """
 
