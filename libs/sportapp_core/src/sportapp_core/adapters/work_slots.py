@@ -110,7 +110,9 @@ class WorkSlots:
             listener()
 
     def when_job_done(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every job, in the thread that ran it, once its slot is free."""
+        """Call ``listener`` after every job once its slot is free, in the thread that asked for the
+        job (:meth:`held`'s, or :meth:`run`'s caller, not the slot's thread): admission keeps each
+        request's state in its thread."""
         self._job_done_listeners.append(listener)
 
     def record(self, job_s: float, *, cpu_s: float = 0.0) -> None:
