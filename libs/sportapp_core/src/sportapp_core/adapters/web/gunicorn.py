@@ -17,6 +17,10 @@ LINGERING_GTHREAD = "sportapp_core.adapters.web.gunicorn_worker.LingeringThreadW
 # sync that closes a bodiless request's connection without waiting for the peer (see that module).
 PROMPTLY_CLOSING_SYNC = "sportapp_core.adapters.web.gunicorn_worker.PromptlyClosingSyncWorker"
 LINGER_VARIABLE = "SPORTAPP_KEEPALIVE_LINGER_MS"
+# Where prometheus_client's multiprocess mode keeps the workers' samples (SharedMetrics).
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client's files in that folder: the metric's type (a gauge's with its mode), its pid.
+_SAMPLES_FILE = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
 # The monitor pings the active instance and db every 100 ms: a linger a little past that keeps
 # their probe connections with one thread each, with room for a late ping.
 DEFAULT_LINGER_MS = 250
@@ -83,11 +87,6 @@ def mark_worker_dead(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
-
-
-MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-# prometheus_client's files in that folder: the metric's type (a gauge's with its mode), its pid.
-_SAMPLES_FILE = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
 
 
 class SharedMetrics:

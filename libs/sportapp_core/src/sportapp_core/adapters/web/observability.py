@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 
 from sportapp_core.adapters.request_context import current_request_arrived, current_request_id
+from sportapp_core.adapters.web.gunicorn import MULTIPROCESS_VARIABLE
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SERVED_BY_HEADER = "X-Served-By"
@@ -77,7 +78,7 @@ class HttpMetrics:
 
     def exposition(self) -> Response:
         """The metrics in Prometheus' text format."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if os.environ.get(MULTIPROCESS_VARIABLE):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             payload = generate_latest(registry)
